@@ -1,0 +1,154 @@
+"""Composition root and CLI: settings -> stores -> tools -> graph -> channels -> FastAPI app.
+
+This is the only module (with settings.py) that reads the environment; everything it builds
+receives plain values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from memory.keys import Keys
+from memory.redis import RedisHandle, open_redis
+from settings import Settings
+from tools.dealer import DealerConfig, load_dealer_config
+
+log = logging.getLogger("dealeros")
+
+
+# --- the runtime: every long-lived object, built once per process ------------------------------
+@dataclass
+class Runtime:
+    settings: Settings
+    dealer: DealerConfig
+    redis_handle: RedisHandle
+    redis: Any  # redis.asyncio.Redis
+    keys: Keys
+    vectors: Any = None  # memory.vectors.VectorStore
+    parts: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    async def start(cls, settings: Settings, *, models: bool = True, bootstrap: bool = True) -> Runtime:
+        """Open stores for the configured dealer. `models=False` skips loading the embedding model
+        (commands that need no vectors); `bootstrap` imports the dealer's feed and knowledge when
+        the store has none (a fresh install serves the demo dealership at once)."""
+        dealer = load_dealer_config(settings.dealer_config)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        handle = open_redis(settings.redis_url, settings.data_dir)
+        rt = cls(settings=settings, dealer=dealer, redis_handle=handle, redis=handle.client(),
+                 keys=Keys(dealer.id))
+        if models:
+            from memory.embeddings import get_embedder
+            from memory.vectors import open_vector_store
+
+            rt.vectors = open_vector_store(settings.chroma_url, settings.data_dir, get_embedder())
+        if bootstrap and models:
+            await rt.bootstrap()
+        return rt
+
+    async def bootstrap(self) -> None:
+        """First start: load the dealer's inventory feed and index its knowledge documents."""
+        from integrations.inventory_csv import import_inventory
+        from tools.knowledge import index_knowledge
+
+        if not await self.redis.scard(self.keys.vehicles()):
+            feed = self.dealer.path(self.dealer.inventory_feed)
+            if feed and feed.exists():
+                report = await import_inventory(self.redis, self.keys, feed, vectors=self.vectors)
+                log.info("imported %s vehicles from %s", report.imported, feed)
+        await index_knowledge(self.vectors, self.dealer)
+
+    async def close(self) -> None:
+        await self.redis_handle.aclose()
+        self.redis_handle.shutdown()
+
+
+async def readiness(rt: Runtime) -> dict[str, Any]:
+    checks: dict[str, Any] = {}
+    try:
+        checks["redis"] = bool(await asyncio.wait_for(rt.redis.ping(), 2))
+    except Exception as exc:
+        checks["redis"] = f"error: {exc}"
+    checks["dealer"] = rt.dealer.id
+    checks["vehicles"] = await rt.redis.scard(rt.keys.vehicles()) if checks["redis"] is True else None
+    checks["vectors"] = rt.vectors is not None
+    return checks
+
+
+def create_app(settings: Settings):  # -> FastAPI
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt = await Runtime.start(settings)
+        app.state.rt = rt
+        log.info("DealerOS serving %s (%s)", rt.dealer.name, "embedded Redis" if rt.redis_handle.embedded else "Redis")
+        try:
+            yield
+        finally:
+            await rt.close()
+
+    app = FastAPI(title="DealerOS", version="0.1.0", lifespan=lifespan)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        checks = await readiness(app.state.rt)
+        ok = checks["redis"] is True and checks["vectors"]
+        return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503)
+
+    return app
+
+
+# --- CLI ------------------------------------------------------------------------------------
+cli = typer.Typer(help="DealerOS: one AI front office behind every dealership touchpoint.", no_args_is_help=True)
+import_cli = typer.Typer(help="Import DMS exports and dealer feeds.", no_args_is_help=True)
+cli.add_typer(import_cli, name="import")
+
+
+def _setup_logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the API, channels and staff console (the embedded defaults need nothing else running)."""
+    import uvicorn
+
+    _setup_logging()
+    uvicorn.run(create_app(Settings()), host=host, port=port, log_level="info", proxy_headers=True)
+
+
+@import_cli.command("inventory")
+def import_inventory_cmd(
+    file: Annotated[Path, typer.Argument(help="Inventory feed CSV (DESIGN.md format).", exists=True)],
+) -> None:
+    """Sync the inventory from a feed: arrivals, price changes and units gone become events."""
+    from integrations.inventory_csv import run_import_cli
+
+    _setup_logging("WARNING")
+
+    async def run() -> int:
+        rt = await Runtime.start(Settings(), bootstrap=False)
+        try:
+            return await run_import_cli(rt.redis, rt.keys, file, rt.vectors)
+        finally:
+            await rt.close()
+
+    raise typer.Exit(asyncio.run(run()))

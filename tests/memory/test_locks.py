@@ -1,0 +1,63 @@
+import asyncio
+
+import pytest
+
+from memory.locks import CustomerBusy, CustomerLocks, Idempotency
+
+
+async def test_one_turn_at_a_time_per_customer_across_clients(redis_handle, redis, keys):
+    """Eight 'processes' (separate connections) run turns for one customer: never two at once."""
+    clients = [redis_handle.client() for _ in range(8)]
+    active, peak, order = 0, 0, []
+    gate = asyncio.Event()
+
+    async def turn(i, client):
+        nonlocal active, peak
+        await gate.wait()
+        async with CustomerLocks(client, keys).hold("c1"):
+            active += 1
+            peak = max(peak, active)
+            order.append(i)
+            await asyncio.sleep(0)  # yield inside the critical section
+            await client.ping()
+            active -= 1
+
+    tasks = [asyncio.create_task(turn(i, c)) for i, c in enumerate(clients)]
+    gate.set()
+    await asyncio.gather(*tasks)
+    assert peak == 1 and sorted(order) == list(range(8))
+    for c in clients:
+        await c.aclose()
+
+
+async def test_other_customers_are_not_blocked(redis, keys):
+    locks = CustomerLocks(redis, keys)
+    async with locks.hold("c1"):
+        async with locks.hold("c2", wait=0.5):
+            pass
+
+
+async def test_dead_holder_expires_and_busy_is_reported(redis, keys):
+    # A holder that never releases (a crashed process) holds the key only until its ttl.
+    dead = CustomerLocks(redis, keys, ttl=0.3)
+    lock = redis.lock(keys.lock("c9"), timeout=0.3)
+    assert await lock.acquire()
+    with pytest.raises(CustomerBusy):
+        async with dead.hold("c9", wait=0.05):
+            pass
+    async with CustomerLocks(redis, keys).hold("c9", wait=5):
+        assert await redis.exists(keys.lock("c9"))
+
+
+async def test_delivery_seen_twice_is_processed_once(redis_handle, redis, keys):
+    idem = Idempotency(redis, keys)
+    clients = [redis_handle.client() for _ in range(5)]
+    claims = await asyncio.gather(*(Idempotency(c, keys).claim("sms", "SM123") for c in clients))
+    assert sum(c.first for c in claims) == 1
+    await idem.complete("sms", "SM123", {"reply": "hello"})
+    later = await idem.claim("sms", "SM123")
+    assert not later.first and later.result == {"reply": "hello"}
+    await idem.release("sms", "SM999")
+    assert (await idem.claim("sms", "SM999")).first
+    for c in clients:
+        await c.aclose()
