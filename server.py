@@ -44,8 +44,7 @@ class Runtime:
         dealer = load_dealer_config(settings.dealer_config)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         handle = open_redis(settings.redis_url, settings.data_dir)
-        rt = cls(settings=settings, dealer=dealer, redis_handle=handle, redis=handle.client(),
-                 keys=Keys(dealer.id))
+        rt = cls(settings=settings, dealer=dealer, redis_handle=handle, redis=handle.client(), keys=Keys(dealer.id))
         if models:
             from memory.embeddings import get_embedder
             from memory.vectors import open_vector_store
@@ -67,7 +66,39 @@ class Runtime:
                 log.info("imported %s vehicles from %s", report.imported, feed)
         await index_knowledge(self.vectors, self.dealer)
 
+    def agent(self) -> Any:
+        """The turn handler, with the LLM brain when one is configured (offline brain as fallback)."""
+        if "agent" in self.parts:
+            return self.parts["agent"]
+        from agent.offline import OfflineBrain
+        from memory.vectors import CustomerMemory
+
+        from agent.turn import Agent, Services
+        from memory.checkpoint import AsyncRedisCheckpointSaver
+
+        memory = CustomerMemory(self.vectors, self.dealer.id) if self.vectors is not None else None
+        services = Services(dealer=self.dealer, redis=self.redis, keys=self.keys, memory=memory, vectors=self.vectors)
+        brain: Any = OfflineBrain()
+        if self.settings.llm_configured:
+            from agent.llm import LLMBrain, make_chat_model
+
+            from tools import ALL_TOOLS
+
+            model = make_chat_model(
+                self.settings.openai_api_key, self.settings.openai_base_url, self.settings.model, timeout_s=8.0
+            )
+            brain = LLMBrain(model=model, tools=ALL_TOOLS, fallback=brain)
+        checkpointer = AsyncRedisCheckpointSaver(
+            self.redis_handle.client(decode_responses=False), prefix=self.keys.checkpoint_prefix()
+        )
+        self.parts["services"] = services
+        self.parts["agent"] = Agent(services, brain, checkpointer=checkpointer)
+        return self.parts["agent"]
+
     async def close(self) -> None:
+        services = self.parts.get("services")
+        if services is not None:
+            await services.drain()
         await self.redis_handle.aclose()
         self.redis_handle.shutdown()
 
@@ -92,7 +123,11 @@ def create_app(settings: Settings):  # -> FastAPI
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = await Runtime.start(settings)
         app.state.rt = rt
-        log.info("DealerOS serving %s (%s)", rt.dealer.name, "embedded Redis" if rt.redis_handle.embedded else "Redis")
+        log.info(
+            "DealerOS serving %s (%s)",
+            rt.dealer.name,
+            "embedded Redis" if rt.redis_handle.embedded else "Redis",
+        )
         try:
             yield
         finally:
@@ -108,7 +143,9 @@ def create_app(settings: Settings):  # -> FastAPI
     async def readyz() -> JSONResponse:
         checks = await readiness(app.state.rt)
         ok = checks["redis"] is True and checks["vectors"]
-        return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503
+        )
 
     return app
 
@@ -133,6 +170,32 @@ def serve(
 
     _setup_logging()
     uvicorn.run(create_app(Settings()), host=host, port=port, log_level="info", proxy_headers=True)
+
+
+@cli.command()
+def chat(
+    channel: Annotated[str, typer.Option(help="Channel to act as: chat, sms or voice.")] = "chat",
+    from_: Annotated[str | None, typer.Option("--from", help="Customer phone number (sms/voice).")] = None,
+    email: Annotated[str | None, typer.Option(help="Customer email.")] = None,
+    visitor: Annotated[str | None, typer.Option(help="Web visitor id (chat).")] = None,
+) -> None:
+    """Talk to the agent as a customer. Reads one message per line when stdin is not a terminal."""
+    from agent.chat_cli import run_chat
+
+    if channel not in {"chat", "sms", "voice"}:
+        raise typer.BadParameter("channel must be chat, sms or voice", param_hint="--channel")
+    if channel in {"sms", "voice"} and not from_:
+        raise typer.BadParameter(f"--from +1... is needed on {channel}", param_hint="--from")
+    _setup_logging("WARNING")
+
+    async def run() -> int:
+        rt = await Runtime.start(Settings())
+        try:
+            return await run_chat(rt.agent(), rt.dealer, channel=channel, phone=from_, email=email, visitor=visitor)
+        finally:
+            await rt.close()
+
+    raise typer.Exit(asyncio.run(run()))
 
 
 @import_cli.command("inventory")

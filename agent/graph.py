@@ -1,0 +1,166 @@
+"""The conversation graph: one thread per customer of one dealer, across every channel.
+
+    load_context -> inbound_guard -> brain -> outbound_guard -> persist
+                         \\______________________________________/
+                           (consent keyword, human owns it, empty input)
+
+The brains run their own tool loop (the LLM brain's is bounded; the offline policy calls domain
+functions directly), which keeps fallback simple: when the LLM fails mid-turn, the offline brain
+answers the same input.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+
+from agent import consent_flow
+from agent.guards import StreamGuard, inbound_check
+from agent.state import AgentState, TurnContext, roll_window
+from agent.types import BrainInput, BrainOutput, HandoffRequest, Reply
+
+log = logging.getLogger(__name__)
+
+
+async def load_context(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    memory = ctx.services.memory
+    if memory is not None and ctx.message.text.strip():
+        try:
+            hits = await memory.recall(ctx.customer.id, ctx.message.text, k=4)
+            ctx.memories = [
+                f"[{h.metadata.get('channel', '?')} {h.metadata.get('at', '')[:10]}] {h.text}" for h in hits
+            ]
+        except Exception:  # recollection is a nicety; a turn never fails for it
+            log.warning("memory recall failed", exc_info=True)
+    return {"text": ctx.message.text, "outcome": {}}
+
+
+async def inbound_guard(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    verdict = inbound_check(ctx.message.text, ctx.message.channel)
+    ctx.notes["inbound_flags"] = list(verdict.flags)
+    if verdict.consent is not None:
+        # Recorded in the ledger before anything else happens in this turn.
+        reply = await consent_flow.apply(ctx, verdict.consent)
+        ctx.notes["route"] = "reply"
+        ctx.output = BrainOutput(reply=Reply(text=reply) if reply else Reply(text=""), intent="consent", brain="guard")
+        if not reply:
+            ctx.notes["suppressed"] = "opted_out"
+        return {"text": verdict.text}
+    owner = await ctx.services.handoffs.human_owns(ctx.sources)
+    if owner is not None:
+        ctx.notes["route"] = "silent"
+        ctx.notes["suppressed"] = f"human_owns:{owner.assignee}"
+        return {"text": verdict.text}
+    blocked = await consent_flow.reply_blocked(ctx)
+    if blocked:
+        ctx.notes["route"] = "silent"
+        ctx.notes["suppressed"] = blocked
+        return {"text": verdict.text}
+    if verdict.reply is not None:  # empty input and the like: answered without the brain
+        ctx.notes["route"] = "reply"
+        ctx.output = BrainOutput(reply=Reply(text=verdict.reply), intent="invalid_input", brain="guard")
+        return {"text": verdict.text}
+    ctx.notes["route"] = "brain"
+    return {"text": verdict.text}
+
+
+def after_inbound(state: AgentState, runtime: Runtime[TurnContext]) -> Literal["brain", "persist"]:
+    return "brain" if runtime.context.notes.get("route") == "brain" else "persist"
+
+
+async def brain(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    stream = None
+    if ctx.emit is not None:
+        stream = StreamGuard(
+            ctx.emit,
+            guard=ctx.services.outbound_guard,
+            facts=ctx.deps.facts,
+            channel=ctx.message.channel,
+            customer_contacts=_contacts(ctx),
+            dealer=ctx.deps.dealer,
+        )
+    inp = BrainInput(
+        text=state.get("text", ctx.message.text),
+        channel=ctx.message.channel,
+        customer=ctx.customer,
+        deps=ctx.deps,
+        history=list(state.get("window", [])),
+        summary=state.get("summary", ""),
+        memories=ctx.memories,
+        dialogue=dict(state.get("dialogue", {})),
+        meta=ctx.message.meta,
+        emit=stream.emit if stream else None,
+    )
+    try:
+        out = await ctx.brain.respond(inp)
+    except Exception:
+        log.exception("brain %s failed", getattr(ctx.brain, "name", "?"))
+        out = BrainOutput(
+            reply=Reply(text=ctx.services.safe_reply(ctx)),
+            dialogue=inp.dialogue,
+            handoff=HandoffRequest(
+                reason="cannot_help", priority="normal", summary=f"Assistant error on: {inp.text[:200]}"
+            ),
+            intent="error",
+            brain="error",
+        )
+    if stream is not None:
+        await stream.flush()
+        ctx.notes["streamed"] = stream.emitted_text
+    ctx.output = out
+    return {"dialogue": out.dialogue}
+
+
+async def outbound_guard(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    out = ctx.output
+    if out is None or not out.reply.text:
+        return {}
+    result = ctx.services.outbound_guard.check(
+        out.reply.text,
+        facts=ctx.deps.facts,
+        channel=ctx.message.channel,
+        customer_contacts=_contacts(ctx),
+        dealer=ctx.deps.dealer,
+    )
+    if result.violations:
+        ctx.notes["guard_violations"] = result.violations
+        log.warning("outbound guard: %s", result.violations)
+    out.reply.text = result.text
+    return {}
+
+
+async def persist(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    await ctx.services.persist_turn(ctx)
+    new = [{"role": "customer", "text": state.get("text", ""), "channel": ctx.message.channel}]
+    if ctx.output is not None and ctx.output.reply.text and not ctx.notes.get("suppressed"):
+        new.append({"role": "assistant", "text": ctx.output.reply.text, "channel": ctx.message.channel})
+    window, summary = roll_window(list(state.get("window", [])), state.get("summary", ""), new)
+    return {"window": window, "summary": summary, "turns": state.get("turns", 0) + 1, "text": "", "outcome": {}}
+
+
+def _contacts(ctx: TurnContext) -> set[str]:
+    return {*ctx.customer.phones, *ctx.customer.emails}
+
+
+def build_graph(checkpointer: Any = None):
+    g = StateGraph(AgentState, context_schema=TurnContext)
+    g.add_node("load_context", load_context)
+    g.add_node("inbound_guard", inbound_guard)
+    g.add_node("brain", brain)
+    g.add_node("outbound_guard", outbound_guard)
+    g.add_node("persist", persist)
+    g.add_edge(START, "load_context")
+    g.add_edge("load_context", "inbound_guard")
+    g.add_conditional_edges("inbound_guard", after_inbound, ["brain", "persist"])
+    g.add_edge("brain", "outbound_guard")
+    g.add_edge("outbound_guard", "persist")
+    g.add_edge("persist", END)
+    return g.compile(checkpointer=checkpointer)

@@ -1,0 +1,271 @@
+"""One entry point for a turn, whatever the channel: `Agent.handle_turn(InboundMessage) -> TurnResult`.
+
+Identity resolution -> idempotency -> per-customer lock -> inbound stored -> graph -> persisted.
+The inbound message is on the timeline before the brain runs, so a crash mid-turn loses nothing
+the customer said.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from agent.graph import build_graph
+from agent.guards import OutboundGuard
+from agent.state import TurnContext
+from agent.types import Brain, Emit, InboundMessage, Reply, TurnResult
+from memory.customers import Customer, CustomerStore
+from memory.locks import CustomerLocks, Idempotency
+from memory.timeline import Timeline, TimelineEvent
+from tools.context import ToolDeps, utcnow
+from tools.dealer import DealerConfig
+from tools.handoff import HandoffStore, open_handoff
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Long-lived stores and helpers a turn uses. Built once by the composition root."""
+
+    dealer: DealerConfig
+    redis: Any
+    keys: Any
+    clock: Callable[[], dt.datetime] = utcnow
+    memory: Any = None  # memory.vectors.CustomerMemory
+    vectors: Any = None  # memory.vectors.VectorStore
+    extra: dict[str, Any] = field(default_factory=dict)  # tool services (e.g. vectors for knowledge)
+
+    def __post_init__(self) -> None:
+        self.customers = CustomerStore(self.redis, self.keys, self.clock)
+        self.timeline = Timeline(self.redis, self.keys)
+        self.locks = CustomerLocks(self.redis, self.keys)
+        self.idempotency = Idempotency(self.redis, self.keys)
+        self.handoffs = HandoffStore(self.redis, self.keys)
+        self.outbound_guard = OutboundGuard()
+        self._background: set[asyncio.Task] = set()
+
+    def deps_for(self, customer_id: str | None, channel: str) -> ToolDeps:
+        services = {"vectors": self.vectors, **self.extra}
+        return ToolDeps(
+            dealer=self.dealer,
+            redis=self.redis,
+            keys=self.keys,
+            customer_id=customer_id,
+            channel=channel,
+            clock=self.clock,
+            services=services,
+        )
+
+    def safe_reply(self, ctx: TurnContext) -> str:
+        return (
+            f"Sorry, I hit a snag on my end. I've asked a member of the {self.dealer.name} team to follow up, "
+            f"or you can call us at {self.dealer.phone}."
+        )
+
+    def in_background(self, coro: Any) -> None:
+        """Derived data (vector memories) is written off the turn's critical path."""
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def persist_turn(self, ctx: TurnContext) -> None:
+        """Outbound events, learned profile facts, handoff, memories."""
+        out = ctx.output
+        cid = ctx.customer.id
+        now = self.clock()
+        if out is not None:
+            if out.profile_updates:
+                from tools.crm import update_profile
+
+                try:
+                    await update_profile(ctx.deps, **out.profile_updates)
+                except Exception as exc:  # a bad email from the customer must not fail the turn
+                    log.info("profile update skipped: %s", exc)
+                cid = ctx.deps.customer_id or cid
+            for interest in out.interests:
+                from tools.crm import add_interest
+
+                await add_interest(
+                    ctx.deps,
+                    interest.get("description", ""),
+                    vin=interest.get("vin"),
+                    stock_number=interest.get("stock_number"),
+                )
+            if out.handoff is not None:
+                h = await open_handoff(
+                    ctx.deps, reason=out.handoff.reason, priority=out.handoff.priority, summary=out.handoff.summary
+                )
+                ctx.notes["handoff_id"] = h.id
+                await self.timeline.append(
+                    cid,
+                    TimelineEvent(
+                        at=now,
+                        channel=ctx.message.channel,
+                        direction="internal",
+                        kind="handoff",
+                        text=f"Handoff to {h.team}: {h.reason}",
+                        actor="ai",
+                        meta={"handoff_id": h.id, "priority": h.priority, "summary": h.summary},
+                    ),
+                )
+            if out.reply.text and not ctx.notes.get("suppressed"):
+                meta = {
+                    "brain": out.brain,
+                    "intent": out.intent,
+                    "prompt_version": out.prompt_version,
+                    "turn_id": ctx.notes.get("turn_id"),
+                    "quick_replies": out.reply.quick_replies,
+                    "cards": [asdict(c) for c in out.reply.cards],
+                }
+                if ctx.notes.get("guard_violations"):
+                    meta["guard_violations"] = ctx.notes["guard_violations"]
+                event = await self.timeline.append(
+                    cid,
+                    TimelineEvent(
+                        at=max(now, ctx.message.at or now) + dt.timedelta(milliseconds=1),
+                        channel=ctx.message.channel,
+                        direction="outbound",
+                        kind="message",
+                        text=out.reply.text,
+                        actor="ai",
+                        meta=meta,
+                    ),
+                )
+                ctx.notes["outbound_event_id"] = event.id
+        if self.memory is not None and ctx.message.text.strip():
+            text, channel, at = ctx.message.text, ctx.message.channel, ctx.message.at or now
+            self.in_background(self.memory.remember(cid, text, channel=channel, at=at, kind="customer"))
+
+
+class Agent:
+    """The turn handler channels call."""
+
+    def __init__(self, services: Services, brain: Brain, checkpointer: Any = None) -> None:
+        self.services = services
+        self.brain = brain
+        self.graph = build_graph(checkpointer)
+
+    def thread_id(self, customer_id: str) -> str:
+        return f"{self.services.dealer.id}:{customer_id}"
+
+    async def resolve(self, msg: InboundMessage) -> Customer:
+        result = await self.services.customers.resolve(
+            phone=msg.phone,
+            email=msg.email,
+            visitor_id=msg.visitor_id,
+            name=msg.name,
+            source=msg.meta.get("source") if isinstance(msg.meta.get("source"), dict) else None,
+        )
+        assert result is not None
+        for merge in result.merges:
+            await self.services.timeline.append(
+                result.customer.id,
+                TimelineEvent(
+                    at=merge.at,
+                    channel="system",
+                    direction="internal",
+                    kind="merge",
+                    text=f"Records merged: {merge.reason}",
+                    actor="system",
+                    meta=merge.model_dump(mode="json"),
+                ),
+            )
+            if self.services.memory is not None:
+                await self.services.memory.reassign(merge.secondary, merge.primary)
+        return result.customer
+
+    async def handle_turn(self, msg: InboundMessage, *, emit: Emit | None = None) -> TurnResult:
+        svc = self.services
+        msg.at = msg.at or svc.clock()
+        customer = await self.resolve(msg)
+        scope = msg.channel
+        if msg.delivery_id:
+            claim = await svc.idempotency.claim(scope, msg.delivery_id)
+            if not claim.first:
+                return _replay(customer.id, claim.result)
+        try:
+            async with svc.locks.hold(customer.id):
+                result = await self._locked_turn(msg, customer, emit)
+        except BaseException:
+            if msg.delivery_id:
+                await svc.idempotency.release(scope, msg.delivery_id)
+            raise
+        if msg.delivery_id:
+            await svc.idempotency.complete(scope, msg.delivery_id, _result_record(result))
+        return result
+
+    async def _locked_turn(self, msg: InboundMessage, customer: Customer, emit: Emit | None) -> TurnResult:
+        svc = self.services
+        customer = await svc.customers.primary_of(customer.id)  # a merge may have happened meanwhile
+        turn_id = f"t{secrets.token_hex(6)}"
+        await svc.timeline.append(
+            customer.id,
+            TimelineEvent(
+                at=msg.at,
+                channel=msg.channel,
+                direction="inbound",
+                kind="message",
+                text=msg.text,
+                actor="customer",
+                meta={**msg.meta, "delivery_id": msg.delivery_id, "turn_id": turn_id},
+            ),
+        )
+        sources = await svc.customers.sources(customer.id)
+        ctx = TurnContext(
+            message=msg,
+            customer=customer,
+            sources=sources,
+            deps=svc.deps_for(customer.id, msg.channel),
+            brain=self.brain,
+            services=svc,
+            emit=emit,
+            notes={"turn_id": turn_id},
+        )
+        await self.graph.ainvoke(
+            {"text": msg.text},
+            {"configurable": {"thread_id": self.thread_id(customer.id)}},
+            context=ctx,
+            durability="exit",
+        )
+        out = ctx.output
+        replies = [out.reply] if out is not None and out.reply.text and not ctx.notes.get("suppressed") else []
+        return TurnResult(
+            customer_id=ctx.deps.customer_id or customer.id,
+            replies=replies,
+            suppressed=ctx.notes.get("suppressed"),
+            handoff_id=ctx.notes.get("handoff_id"),
+            end_call=bool(out and out.handoff and msg.channel == "voice" and out.handoff.reason == "customer_request"),
+            brain=out.brain if out else "",
+            prompt_version=out.prompt_version if out else "",
+            turn_id=turn_id,
+        )
+
+
+def _result_record(result: TurnResult) -> dict[str, Any]:
+    return {
+        "customer_id": result.customer_id,
+        "replies": [r.text for r in result.replies],
+        "suppressed": result.suppressed,
+        "turn_id": result.turn_id,
+    }
+
+
+def _replay(customer_id: str, record: Any) -> TurnResult:
+    """A duplicate delivery: nothing is processed or sent again (the first delivery's reply stands)."""
+    record = record or {}
+    return TurnResult(
+        customer_id=record.get("customer_id", customer_id),
+        duplicate=True,
+        replies=[Reply(text=t) for t in record.get("replies", [])],
+        turn_id=record.get("turn_id", ""),
+    )

@@ -1,0 +1,188 @@
+"""Handoffs to BDC staff: reason, priority, the channel to answer on and a summary for staff.
+
+A customer has at most one active handoff. While it is `claimed`, a person owns the conversation
+and the AI stays silent on every channel. Changes are published on the dealer's event channel so
+the staff console updates live.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from typing import Any, Literal
+
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import tool
+from pydantic import BaseModel
+from redis.asyncio import Redis
+
+from memory.keys import Keys
+from tools.context import ToolDeps, ToolError, deps_from_config
+
+Status = Literal["open", "claimed", "closed"]
+Priority = Literal["low", "normal", "high", "urgent"]
+REASONS = ("customer_request", "complaint", "legal", "credit", "hot_lead", "cannot_help", "other")
+PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
+
+
+class Handoff(BaseModel):
+    id: str
+    customer_id: str
+    status: Status = "open"
+    reason: str
+    priority: Priority = "normal"
+    channel: str
+    summary: str = ""
+    assignee: str | None = None
+    team: str = "sales"
+    opened_at: dt.datetime
+    claimed_at: dt.datetime | None = None
+    closed_at: dt.datetime | None = None
+    escalated_at: dt.datetime | None = None
+    history: list[dict[str, Any]] = []
+
+    def to_api(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def events_channel(keys: Keys) -> str:
+    return keys.dealer_key("events")
+
+
+def active_key(keys: Keys, customer_id: str) -> str:
+    return keys.cust(customer_id, "handoff")
+
+
+class HandoffStore:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self.redis = redis
+        self.keys = keys
+
+    async def get(self, handoff_id: str) -> Handoff:
+        raw = await self.redis.get(self.keys.handoff(handoff_id))
+        if raw is None:
+            raise KeyError(handoff_id)
+        return Handoff.model_validate_json(raw)
+
+    async def active_for(self, customer_id: str) -> Handoff | None:
+        hid = await self.redis.get(active_key(self.keys, customer_id))
+        if not hid:
+            return None
+        h = await self.get(hid)
+        return h if h.status != "closed" else None
+
+    async def human_owns(self, customer_ids: list[str]) -> Handoff | None:
+        """The claimed handoff of any of these records (a merged customer), if a person owns it."""
+        for cid in customer_ids:
+            h = await self.active_for(cid)
+            if h and h.status == "claimed":
+                return h
+        return None
+
+    async def open(
+        self,
+        customer_id: str,
+        *,
+        reason: str,
+        priority: Priority,
+        channel: str,
+        summary: str,
+        at: dt.datetime,
+        team: str = "sales",
+    ) -> tuple[Handoff, bool]:
+        """Open a handoff, or refresh the customer's active one. Returns (handoff, created)."""
+        if reason not in REASONS:
+            reason = "other"
+        current = await self.active_for(customer_id)
+        if current:
+            if PRIORITY_RANK[priority] < PRIORITY_RANK[current.priority]:
+                current.priority = priority
+            current.summary = summary or current.summary
+            current.history.append({"at": at.isoformat(), "event": "refreshed", "reason": reason})
+            await self._save(current)
+            return current, False
+        h = Handoff(
+            id=f"h{secrets.token_hex(6)}",
+            customer_id=customer_id,
+            reason=reason,
+            priority=priority,
+            channel=channel,
+            summary=summary,
+            team=team,
+            opened_at=at,
+            history=[{"at": at.isoformat(), "event": "opened", "reason": reason}],
+        )
+        await self._save(h)
+        await self.redis.set(active_key(self.keys, customer_id), h.id)
+        return h, True
+
+    async def transition(self, handoff_id: str, status: Status, *, at: dt.datetime, actor: str) -> Handoff:
+        h = await self.get(handoff_id)
+        if status == "claimed":
+            if h.status == "closed":
+                raise ToolError("this handoff is closed")
+            h.assignee, h.claimed_at = actor, at
+        elif status == "closed":
+            h.closed_at = at
+            await self.redis.delete(active_key(self.keys, h.customer_id))
+        h.status = status
+        h.history.append({"at": at.isoformat(), "event": status, "actor": actor})
+        await self._save(h)
+        return h
+
+    async def list(self, status: Status | None = None, *, limit: int = 100) -> list[Handoff]:
+        statuses = [status] if status else ["open", "claimed", "closed"]
+        ids: list[str] = []
+        for s in statuses:
+            ids += await self.redis.zrange(self.keys.handoffs(s), 0, limit - 1)
+        out = [await self.get(i) for i in ids]
+        return sorted(out, key=lambda h: (PRIORITY_RANK[h.priority], h.opened_at))[:limit]
+
+    async def _save(self, h: Handoff) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(self.keys.handoff(h.id), h.model_dump_json())
+            for s in ("open", "claimed", "closed"):
+                if s == h.status:
+                    pipe.zadd(self.keys.handoffs(s), {h.id: int(h.opened_at.timestamp() * 1000)})
+                else:
+                    pipe.zrem(self.keys.handoffs(s), h.id)
+            pipe.publish(events_channel(self.keys), json.dumps({"type": "handoff", "handoff": h.to_api()}))
+            await pipe.execute()
+
+
+async def open_handoff(
+    deps: ToolDeps, *, reason: str, priority: Priority = "normal", summary: str = ""
+) -> Handoff:
+    """Domain operation: hand this customer's conversation to a person."""
+    cid = deps.require_customer()
+    team = "sales"
+    if reason == "credit":
+        team = "finance"
+    elif deps.services.get("department") == "service":
+        team = "service"
+    h, _ = await HandoffStore(deps.redis, deps.keys).open(
+        cid, reason=reason, priority=priority, channel=deps.channel, summary=summary, at=deps.now(), team=team
+    )
+    deps.facts.calls.append({"tool": "open_handoff", "args": {"reason": reason}, "ok": True})
+    return h
+
+
+@tool
+async def request_staff_handoff(
+    reason: Literal["customer_request", "complaint", "legal", "credit", "hot_lead", "cannot_help", "other"],
+    summary: str,
+    config: RunnableConfig,
+    priority: Literal["low", "normal", "high", "urgent"] = "normal",
+) -> str:
+    """Hand the conversation to a person at the dealership (WRITE).
+
+    Use when the customer asks for a person, is upset, raises a legal or credit question, is ready to
+    buy, or asks for something you cannot do. `summary` is for staff: who, which vehicle, trade-in,
+    budget, what was booked or promised, and the open questions — so they never have to re-ask.
+    """
+    h = await open_handoff(deps_from_config(config), reason=reason, priority=priority, summary=summary)
+    return f"handoff {h.id} is {h.status} with the {h.team} team (priority {h.priority})"
+
+
+HANDOFF_TOOLS = [request_staff_handoff]
