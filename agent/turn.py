@@ -248,6 +248,7 @@ class Agent:
             brain=out.brain if out else "",
             prompt_version=out.prompt_version if out else "",
             turn_id=turn_id,
+            outbound_event_id=ctx.notes.get("outbound_event_id"),
         )
 
 

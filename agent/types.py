@@ -73,6 +73,7 @@ class TurnResult:
     brain: str = ""  # offline | llm | llm->offline (fallback)
     prompt_version: str = ""
     turn_id: str = ""
+    outbound_event_id: str | None = None  # the reply's timeline event: senders record delivery on it
 
 
 Emit = Callable[[str], Awaitable[None]]

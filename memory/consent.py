@@ -43,9 +43,7 @@ from memory.keys import Keys
 Channel = Literal["sms", "voice", "email"]
 Purpose = Literal["marketing", "transactional"]
 Action = Literal["opt_in", "opt_out"]
-Source = Literal[
-    "keyword", "natural_language", "web_form", "staff", "carrier_error", "lead_form", "import", "system"
-]
+Source = Literal["keyword", "natural_language", "web_form", "staff", "carrier_error", "lead_form", "import", "system"]
 Scope = Literal["purpose", "channel", "all"]
 Status = Literal["opted_in", "opted_out", "unknown"]
 

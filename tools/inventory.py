@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -376,9 +377,8 @@ class InventoryStore:
 
 
 def inventory_collection_name(dealer: str) -> str:
-    """The per-dealer vector collection (Chroma names: 3-512 of [A-Za-z0-9._-], alphanumeric ends)."""
-    name = "inv_" + re.sub(r"[^A-Za-z0-9._-]", "_", dealer)
-    return name if name[-1].isalnum() else name + "0"
+    """The dealer's vector collection; `VectorStore.collection` maps it onto Chroma's naming rules."""
+    return f"inv_{dealer}"
 
 
 # --- tolerant matching -----------------------------------------------------------------------
@@ -449,7 +449,7 @@ def trim_matches(query: str, trim: str | None) -> bool:
 
 COLOR_FAMILIES: dict[str, tuple[str, ...]] = {
     "black": ("black", "midnight", "ebony", "onyx", "obsidian", "jet", "raven", "panther", "night"),
-    "white": ("white", "wind chill", "blizzard", "ice", "snow", "glacier", "alabaster", "ivory",
+    "white": ("white", "wind chill", "blizzard", "ice", "snow", "halo", "cloud", "glacier", "alabaster", "ivory",
               "frost", "pearl white", "arctic", "polar", "chalk"),
     "silver": ("silver", "quicksilver", "sterling", "billet", "ingot", "platinum silver"),
     "gray": ("gray", "grey", "magnetic", "gunmetal", "graphite", "charcoal", "steel", "cement",
@@ -464,7 +464,7 @@ COLOR_FAMILIES: dict[str, tuple[str, ...]] = {
               "cocoa", "coffee"),
     "beige": ("beige", "tan", "sand", "khaki", "cream", "champagne", "desert", "taupe", "almond"),
     "orange": ("orange", "inferno", "tangerine", "octane", "copper", "sunset", "amber"),
-    "yellow": ("yellow", "lemon", "solar", "canary"),
+    "yellow": ("yellow", "lemon", "solar", "canary", "acidic"),
     "gold": ("gold",),
     "purple": ("purple", "violet", "plum", "amethyst", "lavender"),
 }  # fmt: skip
@@ -475,9 +475,22 @@ _COLOR_RES = {
 }
 
 
+_BASIC_COLOR = re.compile(
+    r"\b(black|white|silver|gr[ae]y|red|blue\w*|green|brown|beige|tan|orange|yellow|gold|purple)\b"
+)
+_BASIC_FAMILY = {"grey": "gray", "tan": "beige"}
+
+
 def color_families(color: str | None) -> set[str]:
-    """Families a paint name belongs to: "Celestial Silver Metallic" -> {"silver"}."""
+    """Families a paint name belongs to: "Celestial Silver Metallic" -> {"silver"}.
+
+    A plain color word in the name decides alone ("Black Sand Pearl" is black, not beige); only
+    names without one ("Cement", "Ice Cap", "Ruby Flare") fall back to the evocative keywords.
+    """
     name = (color or "").lower()
+    basic = {_BASIC_FAMILY.get(m, m[:4] if m.startswith("blue") else m) for m in _BASIC_COLOR.findall(name)}
+    if basic:
+        return basic
     return {fam for fam, rx in _COLOR_RES.items() if rx.search(name)}
 
 
@@ -690,6 +703,7 @@ class SearchResult:
     alternatives: list[Vehicle] = field(default_factory=list)
     relaxed: list[str] = field(default_factory=list)  # one reason per loosened constraint
     total_matches: int = 0
+    ranked_by: str | None = None  # the free-text wish the matches were ranked by
 
     @property
     def vehicles(self) -> list[Vehicle]:
@@ -699,13 +713,17 @@ class SearchResult:
         """Compact lines for the model: title | price | miles | color | stock | status | link."""
         lines: list[str] = []
         if self.matches:
-            more = f" (showing {len(self.matches)})" if self.total_matches > len(self.matches) else ""
-            lines.append(f"{self.total_matches} matching vehicle(s){more}:")
+            more = f", showing {len(self.matches)}" if self.total_matches > len(self.matches) else ""
+            if self.ranked_by:
+                lines.append(f"Best fits for {self.ranked_by!r} ({self.total_matches} candidates{more}):")
+            else:
+                lines.append(f"{self.total_matches} matching vehicle(s){more}:")
             lines += [tool_line(v) for v in self.matches]
         else:
             lines.append("No exact matches in stock.")
         if self.alternatives:
-            lines.append("Closest alternatives — " + "; ".join(self.relaxed) + ":")
+            lines.append("Closest alternatives. What differs from the request:")
+            lines += [f"  * {reason}" for reason in self.relaxed]
             lines += [tool_line(v) for v in self.alternatives]
         elif not self.matches:
             lines.append("Nothing close either; offer to have the team search or notify on arrival.")
@@ -817,116 +835,97 @@ async def _semantic_scores(deps: ToolDeps, text: str, pool: list[Vehicle]) -> di
 
 # --- closest alternatives ------------------------------------------------------------------
 
-PRICE_SLACK = 0.15
+PRICE_SLACK = 0.15  # "a little over budget" that a salesperson would still show
+_LABELS = {"year_min": "year", "year_max": "year", "seats_min": "seats", "fuel_type": "fuel",
+           "body_style": "body style"}  # fmt: skip
 
 
-def _step_widen(c: Criteria, pool: list[Vehicle]) -> tuple[Criteria, list[str]] | None:
-    if c.price_max is None and c.mileage_max is None and c.price_min is None:
-        return None
-    reasons, new = [], replace(c)
-    if c.price_max is not None:
-        new.price_max = round(c.price_max * (1 + PRICE_SLACK))
-        reasons.append(f"price: nothing at or under {format_money(round(c.price_max))}; showing up to 15% over")
-    if c.price_min is not None:
-        new.price_min = round(c.price_min * (1 - PRICE_SLACK))
-        reasons.append(f"price: widened the minimum {format_money(round(c.price_min))} by 15%")
-    if c.mileage_max is not None:
-        new.mileage_max = round(c.mileage_max * (1 + PRICE_SLACK))
-        reasons.append(f"mileage: nothing under {c.mileage_max:,} mi; showing up to 15% more")
-    return new, reasons
+def _relaxation_plan(crit: Criteria, known: list[Vehicle]) -> list[tuple[Criteria, Sort]]:
+    """Progressively looser versions of `crit`, in the order a salesperson would try them:
+    a little more money/miles, then any color/trim/features, then the same kind of vehicle (same
+    make first), then the requested model at any price, then everything else."""
+    steps: list[tuple[Criteria, Sort]] = []
+    priced = crit.price_max is not None or crit.price_min is not None or crit.mileage_max is not None
+    sort: Sort = "price_asc" if priced else "relevance"
+    c = replace(
+        crit,
+        price_max=None if crit.price_max is None else round(crit.price_max * (1 + PRICE_SLACK)),
+        price_min=None if crit.price_min is None else round(crit.price_min * (1 - PRICE_SLACK)),
+        mileage_max=None if crit.mileage_max is None else round(crit.mileage_max * (1 + PRICE_SLACK)),
+    )
+    steps.append((c, sort))
+    details_free = c = replace(c, color=None, trim=None, features=[])
+    steps.append((c, sort))
+    if c.model or c.make:  # same kind of vehicle; sold units still tell us what body a model has
+        bodies = Counter(
+            v.body_style
+            for v in known
+            if v.body_style
+            and (not c.model or model_matches(c.model, v))
+            and (not c.make or make_matches(c.make, v.make))
+        )
+        body = c.body_style or (bodies.most_common(1)[0][0] if bodies else None)
+        if body:
+            if c.model and c.make:
+                steps.append((replace(c, model=None, body_style=body), sort))
+            steps.append((replace(c, model=None, make=None, body_style=body), sort))
+    c = replace(details_free, price_max=None, price_min=None, mileage_max=None)
+    steps.append((c, "price_asc" if priced else "relevance"))
+    steps.append((replace(c, condition=None, year_min=None, year_max=None, drivetrain=None, fuel_type=None,
+                          seats_min=None), "relevance"))  # fmt: skip
+    return steps
 
 
-def _step_drop_details(c: Criteria, pool: list[Vehicle]) -> tuple[Criteria, list[str]] | None:
-    reasons = []
-    if c.color:
-        reasons.append(f"color: no {c.color} one; showing other colors")
-    if c.trim:
-        reasons.append(f"trim: no {c.trim}; showing other trims")
-    if c.features:
-        reasons.append(f"features: not every one has {', '.join(c.features)}")
-    if not reasons:
-        return None
-    return replace(c, color=None, trim=None, features=[]), reasons
-
-
-def _step_family(c: Criteria, pool: list[Vehicle]) -> tuple[Criteria, list[str]] | None:
-    """Same kind of vehicle: the requested model's body style (same make first when one was named)."""
-    if not c.model:
-        return None
-    body = c.body_style or next((v.body_style for v in pool if model_matches(c.model, v) and v.body_style), None)
-    if body is None:
-        return None
-    fam = body_family(body) or body
-    return replace(c, model=None, trim=None, body_style=body), [
-        f"model: no matching {c.model}; showing other {fam}s{f' from {c.make}' if c.make else ''}"
-    ]
-
-
-def _step_family_any_make(c: Criteria, pool: list[Vehicle]) -> tuple[Criteria, list[str]] | None:
-    if not c.make or c.model or not c.body_style:
-        return None
-    return replace(c, make=None), [f"make: showing other makes' {body_family(c.body_style) or c.body_style}s too"]
-
-
-def _step_drop_price(c: Criteria, pool: list[Vehicle]) -> tuple[Criteria, list[str]] | None:
-    if c.price_max is None and c.price_min is None and c.mileage_max is None:
-        return None
-    reasons = []
-    if c.price_max is not None:
-        reasons.append(f"price: none under {format_money(round(c.price_max))}; showing the lowest-priced")
-    if c.price_min is not None:
-        reasons.append("price: dropped the minimum price")
-    if c.mileage_max is not None:
-        reasons.append(f"mileage: none under {c.mileage_max:,} mi")
-    return replace(c, price_max=None, price_min=None, mileage_max=None), reasons
-
-
-def _step_drop_rest(c: Criteria, pool: list[Vehicle]) -> tuple[Criteria, list[str]] | None:
-    names = [n for n in ("condition", "year_min", "year_max", "drivetrain", "fuel_type", "seats_min") if getattr(c, n)]
-    if not names:
-        return None
-    return replace(c, **dict.fromkeys(names)), [f"{n.replace('_', ' ')}: relaxed" for n in names]
+def _explain(crit: Criteria, found: list[Vehicle]) -> list[str]:
+    """One plain reason per original constraint that some shown alternative does not meet."""
+    reasons: list[str] = []
+    for name in ("make", "model", "body_style", "trim", "color", "price_max", "price_min", "mileage_max",
+                 "condition", "year_min", "year_max", "drivetrain", "fuel_type", "seats_min"):  # fmt: skip
+        wanted = getattr(crit, name)
+        if wanted is None:
+            continue
+        misses = [v for v in found if not Criteria(**{name: wanted}).matches(v)]
+        if not misses:
+            continue
+        if name == "price_max":
+            top = max(v.price for v in misses if v.price is not None)
+            reasons.append(f"price: nothing that fits at or under {format_money(round(wanted))} "
+                           f"(these go up to {format_money(top)})")  # fmt: skip
+        elif name == "price_min":
+            reasons.append(f"price: some are under {format_money(round(wanted))}")
+        elif name == "mileage_max":
+            reasons.append(f"mileage: some have more than {wanted:,} mi")
+        elif name == "color":
+            reasons.append(f"color: no {wanted} one that fits, other colors shown")
+        elif name == "model":
+            kind = body_family(misses[0].body_style) or "vehicle"
+            reasons.append(f"model: no {wanted} that fits, other {kind}s shown")
+        elif name == "make":
+            reasons.append(f"make: no {wanted} that fits, other makes shown")
+        elif name == "trim":
+            reasons.append(f"trim: not every one is a {wanted}")
+        else:
+            reasons.append(f"{_LABELS.get(name, name)}: not every one matches {wanted}")
+    for feat in crit.features:
+        if any(not feature_matches(feat, v) for v in found):
+            reasons.append(f"features: not every one has {feat}")
+    return reasons
 
 
 def _closest(
-    pool: list[Vehicle],
-    crit: Criteria,
-    exclude: set[str],
-    scores: dict[str, float],
-    limit: int,
-    known: list[Vehicle],
+    pool: list[Vehicle], crit: Criteria, scores: dict[str, float], limit: int, known: list[Vehicle]
 ) -> tuple[list[Vehicle], list[str]]:
-    """Loosen one group of constraints at a time until something offerable turns up.
-
-    Order (what a salesperson would try): a little more money/miles, then any color/trim, then the
-    same kind of vehicle, then the requested model at any price, then everything else.
-    """
-    offerable = [v for v in pool if v.status != "pending" and v.vin not in exclude]
-    widened = _step_widen(crit, pool)
-    w_crit, w_reasons = widened if widened else (crit, [])
-    details = _step_drop_details(w_crit, pool)
-    d_crit, d_reasons = details if details else (w_crit, [])
-    plan: list[tuple[Criteria, list[str], str]] = []
-    if widened:
-        plan.append((w_crit, w_reasons, "price_asc"))
-    if details:
-        plan.append((d_crit, w_reasons + d_reasons, "price_asc" if widened else "relevance"))
-    fam = _step_family(d_crit, known)  # sold units still tell us what body a model has
-    if fam:
-        plan.append((fam[0], w_reasons + d_reasons + fam[1], "price_asc" if widened else "relevance"))
-        any_make = _step_family_any_make(fam[0], pool)
-        if any_make:
-            plan.append((any_make[0], w_reasons + d_reasons + fam[1] + any_make[1], "price_asc"))
-    no_price = _step_drop_price(replace(crit, color=None, trim=None, features=[]), pool)
-    if no_price:
-        plan.append((no_price[0], d_reasons + no_price[1], "price_asc"))
-    rest = _step_drop_rest(no_price[0] if no_price else d_crit, pool)
-    if rest:
-        plan.append((rest[0], d_reasons + (no_price[1] if no_price else []) + rest[1], "relevance"))
-    for relaxed_crit, reasons, sort in plan:
-        found = [v for v in offerable if relaxed_crit.matches(v)]
+    """The first loosening of `crit` that finds offerable units (never pending), and why each differs."""
+    offerable = [v for v in pool if v.status != "pending"]
+    previous: Criteria | None = crit
+    for relaxed, sort in _relaxation_plan(crit, known):
+        if relaxed == previous:
+            continue
+        previous = relaxed
+        found = [v for v in offerable if relaxed.matches(v)]
         if found:
-            return _order(found, sort, scores, limit)[:limit], reasons
+            shown = _order(found, sort, scores, limit)[:limit]
+            return shown, _explain(crit, shown)
     return [], []
 
 
@@ -972,10 +971,13 @@ async def search_inventory(
     scores: dict[str, float] = {}
     if text and text.strip():
         scores = await _semantic_scores(deps, text.strip(), matched or pool)
-    result = SearchResult(matches=_order(matched, sort, scores, limit)[:limit], total_matches=len(matched))
+    result = SearchResult(
+        matches=_order(matched, sort, scores, limit)[:limit],
+        total_matches=len(matched),
+        ranked_by=text.strip() if scores else None,
+    )
     if not any(v.status != "pending" for v in matched):
-        exclude = {v.vin for v in matched}
-        result.alternatives, result.relaxed = _closest(pool, crit, exclude, scores, limit, everything)
+        result.alternatives, result.relaxed = _closest(pool, crit, scores, limit, everything)
     for v in result.vehicles:
         deps.facts.add_vehicle(v)
     return result

@@ -119,7 +119,7 @@ class Model:
     speed: float = 1.0  # depreciation speed: < 1 holds value, > 1 loses it faster
     gens: tuple[tuple[int, int, tuple[str, str, str]], ...] = ()  # (from, to, power) by model year
     upcharge: int = 1500
-    weight: int = 1  # how often it is picked for random fill
+    weight: int = 1  # new: units stocked; used: relative odds of being picked for the random fill
 
     def power_for(self, year: int, trim: Trim) -> tuple[str, str, str]:
         if trim.power:
@@ -228,7 +228,7 @@ NEW_TOYOTA: tuple[Model, ...] = (
         (("4T3", "RWRFV", "U"), ("JTM", "RWRFV", "D"), ("2T3", "RWRFV", "W")),
         (*TOYOTA_COLORS, "Lunar Rock", "Cavalry Blue", "Blueprint", "Silver Sky Metallic", "Ice Cap"),
         ("Black", "Black", "Light Gray"),
-        weight=10,
+        weight=8,
     ),
     Model(
         "Toyota",
@@ -246,7 +246,7 @@ NEW_TOYOTA: tuple[Model, ...] = (
         (*TOYOTA_COLORS, "Blueprint", "Ruby Flare Pearl", "Cement"),
         ("Black", "Graphite", "Glazed Caramel"),
         upcharge=1_600,
-        weight=6,
+        weight=5,
     ),
     Model(
         "Toyota",
@@ -298,7 +298,7 @@ NEW_TOYOTA: tuple[Model, ...] = (
         ("Black", "Boulder", "Chicory"),
         upcharge=1_600,
         years=(2024, 2024),
-        weight=7,
+        weight=6,
     ),
     Model(
         "Toyota",
@@ -333,7 +333,7 @@ NEW_TOYOTA: tuple[Model, ...] = (
         (*TOYOTA_COLORS, "Ice Cap", "Bronze Oxide", "Blue Crush Metallic", "Silver Sky Metallic"),
         ("Black", "Black", "Boulder"),
         upcharge=3_200,
-        weight=10,
+        weight=9,
     ),
     Model(
         "Toyota",
@@ -359,7 +359,7 @@ NEW_TOYOTA: tuple[Model, ...] = (
         (*TOYOTA_COLORS, "Lunar Rock", "Army Green", "Blueprint"),
         ("Black", "Black", "Boulder", "Rich Cream"),
         upcharge=3_085,
-        weight=7,
+        weight=6,
     ),
     Model(
         "Toyota",
@@ -386,7 +386,7 @@ NEW_TOYOTA: tuple[Model, ...] = (
         (*TOYOTA_COLORS, "Heritage Blue", "Everest", "Mudbath"),
         ("Black", "Black", "Boulder"),
         upcharge=1_820,
-        weight=6,
+        weight=5,
     ),
     Model(
         "Toyota",
@@ -509,10 +509,10 @@ USED_TOYOTA: tuple[Model, ...] = (
         5,
         ("2.5L I4", "automatic", GAS),
         (
-            T("LE", 26_500, ("FWD", "AWD"), 1),
-            T("SE", 28_300, ("FWD", "AWD"), 1),
-            T("XLE", 31_200, ("FWD", "AWD"), 2),
-            T("XSE", 32_800, ("FWD", "AWD"), 3),
+            T("LE", 26_500, ("FWD",), 1),
+            T("SE", 28_300, ("FWD",), 1),
+            T("XLE", 31_200, ("FWD",), 2),
+            T("XSE", 32_800, ("FWD",), 3),
         ),
         (("4T1", "B11HK", "U"), ("4T1", "G11AK", "U")),
         ("Super White", "Celestial Silver Metallic", "Midnight Black Metallic", "Predawn Gray Mica"),
@@ -550,6 +550,7 @@ USED_TOYOTA: tuple[Model, ...] = (
         (("2T3", "P1RFV", "W"), ("JTM", "P1RFV", "D")),
         ("Super White", "Silver Sky Metallic", "Magnetic Gray Metallic", "Blueprint", "Lunar Rock"),
         ("Black", "Ash"),
+        years=(2019, 2024),
         speed=0.5,
         weight=5,
     ),
@@ -568,7 +569,7 @@ USED_TOYOTA: tuple[Model, ...] = (
         (("2T3", "RWRFV", "W"), ("JTM", "RWRFV", "D")),
         ("Super White", "Silver Sky Metallic", "Blueprint", "Cavalry Blue", "Magnetic Gray Metallic"),
         ("Black", "Light Gray"),
-        years=(2017, 2024),
+        years=(2019, 2024),
         speed=0.45,
         weight=4,
     ),
@@ -687,6 +688,7 @@ USED_TOYOTA: tuple[Model, ...] = (
         ("Super White", "Classic Silver Metallic", "Sea Glass Pearl", "Magnetic Gray Metallic"),
         ("Black", "Moonstone"),
         gens=((2023, 2024, ("2.0L I4 Hybrid", "cvt", HYB)),),
+        years=(2019, 2024),
         speed=0.55,
         weight=2,
     ),
@@ -984,7 +986,11 @@ USED_OTHER: tuple[Model, ...] = (
         "suv",
         7,
         ("3.5L V6", "automatic", GAS),
-        (T("SV", 39_900, ("FWD", "AWD"), 1, seats=8), T("SL", 43_800, ("FWD", "AWD"), 2), T("Platinum", 49_200, ("AWD",), 3)),
+        (
+            T("SV", 39_900, ("FWD", "AWD"), 1, seats=8),
+            T("SL", 43_800, ("FWD", "AWD"), 2),
+            T("Platinum", 49_200, ("AWD",), 3),
+        ),
         (("5N1", "DR3BC", "C"),),
         ("Brilliant Silver Metallic", "Glacier White", "Super Black", "Obsidian Green Pearl"),
         ("Charcoal", "Almond"),
@@ -1158,7 +1164,11 @@ USED_OTHER: tuple[Model, ...] = (
         "suv",
         5,
         ("3.6L V6", "automatic", GAS),
-        (T("Laredo", 40_300, ("RWD", "4WD"), 1), T("Limited", 46_100, ("RWD", "4WD"), 2), T("Overland", 55_200, ("4WD",), 3)),
+        (
+            T("Laredo", 40_300, ("RWD", "4WD"), 1),
+            T("Limited", 46_100, ("RWD", "4WD"), 2),
+            T("Overland", 55_200, ("4WD",), 3),
+        ),
         (("1C4", "RJKBG", "8"), ("1C4", "RJFBG", "C")),
         ("Bright White", "Billet Silver Metallic", "Diamond Black Crystal", "Velvet Red", "Baltic Gray Metallic"),
         ("Black", "Global Black"),
@@ -1216,7 +1226,11 @@ USED_OTHER: tuple[Model, ...] = (
         "suv",
         8,
         ("2.4L H4 Turbo", "cvt", GAS),
-        (T("Premium", 38_200, ("AWD",), 2), T("Limited", 45_100, ("AWD",), 3, seats=7), T("Touring", 48_900, ("AWD",), 3, seats=7)),
+        (
+            T("Premium", 38_200, ("AWD",), 2),
+            T("Limited", 45_100, ("AWD",), 3, seats=7),
+            T("Touring", 48_900, ("AWD",), 3, seats=7),
+        ),
         (("4S4", "WMAFD", "3"),),
         ("Ice Silver Metallic", "Crystal White Pearl", "Magnetite Gray Metallic", "Cinnamon Brown Pearl"),
         ("Slate Black", "Java Brown"),
@@ -1230,9 +1244,19 @@ USED_OTHER: tuple[Model, ...] = (
         "suv",
         5,
         ("2.5L I4", "automatic", GAS),
-        (T("Touring", 30_400, ("FWD", "AWD"), 1), T("Carbon Edition", 32_600, ("AWD",), 2), T("Grand Touring", 36_100, ("AWD",), 3)),
+        (
+            T("Touring", 30_400, ("FWD", "AWD"), 1),
+            T("Carbon Edition", 32_600, ("AWD",), 2),
+            T("Grand Touring", 36_100, ("AWD",), 3),
+        ),
         (("JM3", "KFBCM", "0"), ("JM3", "KFBDM", "0")),
-        ("Sonic Silver Metallic", "Snowflake White Pearl", "Jet Black Mica", "Soul Red Crystal Metallic", "Machine Gray"),
+        (
+            "Sonic Silver Metallic",
+            "Snowflake White Pearl",
+            "Jet Black Mica",
+            "Soul Red Crystal Metallic",
+            "Machine Gray",
+        ),
         ("Black", "Parchment"),
         speed=0.8,
         weight=3,
@@ -1293,8 +1317,8 @@ USED_OTHER: tuple[Model, ...] = (
         (("5YJ", "3E1EA", "F"), ("5YJ", "3E1EB", "F")),
         ("Pearl White Multi-Coat", "Midnight Silver Metallic", "Solid Black", "Deep Blue Metallic", "Red Multi-Coat"),
         ("Black", "Black and White"),
-        years=(2018, 2023),
-        speed=1.9,
+        years=(2019, 2021),
+        speed=2.2,
         weight=2,
     ),
     Model(
@@ -1303,12 +1327,12 @@ USED_OTHER: tuple[Model, ...] = (
         "suv",
         5,
         ("Dual Motor Electric", "automatic", "electric"),
-        (T("Long Range", 54_900, ("AWD",), 3), T("Performance", 61_900, ("AWD",), 3)),
+        (T("Long Range", 49_900, ("AWD",), 3), T("Performance", 54_900, ("AWD",), 3)),
         (("7SA", "YGDEE", "A"), ("5YJ", "YGDEE", "F")),
         ("Pearl White Multi-Coat", "Midnight Silver Metallic", "Solid Black", "Deep Blue Metallic"),
         ("Black", "Black and White"),
         years=(2020, 2024),
-        speed=1.8,
+        speed=2.2,
         weight=2,
     ),
     Model(
@@ -1455,8 +1479,8 @@ def slug(text: str) -> str:
 def dealer_round(rng: random.Random, value: float) -> int:
     """Round a computed used-car price the way lots price: $x,995 / $x,495 / $xx,x88."""
     if rng.random() < 0.7:
-        return int(round(value / 500.0)) * 500 - 5
-    return int(round(value / 100.0)) * 100 - 12
+        return round(value / 500.0) * 500 - 5
+    return round(value / 100.0) * 100 - 12
 
 
 def used_mileage(rng: random.Random, year: int, cap: int | None = None) -> int:
@@ -1470,12 +1494,13 @@ def used_mileage(rng: random.Random, year: int, cap: int | None = None) -> int:
 
 def used_price(rng: random.Random, model: Model, trim: Trim, drive: str, year: int, miles: int) -> int:
     basis = trim.price + (model.upcharge if drive != trim.drives[0] else 0)
-    inflation = 1 - 0.012 * max(0, 2024 - year)  # older model years stickered lower
+    inflation = 1 - 0.02 * max(0, 2024 - year)  # older model years stickered lower
     age = FEED_DATE.year - year
-    value = basis * inflation * 0.93 ** (age * model.speed)
+    wear = 1 - 0.03 * max(0, age - 5)  # past five years every make loses ground
+    value = basis * inflation * wear * 0.93 ** (age * model.speed)
     expected = (age + 0.75) * 12_500
-    adjust = -(miles - expected) * basis * 2.5e-6
-    value += max(-0.15 * value, min(0.08 * value, adjust))
+    adjust = -(miles - expected) * basis * 1.5e-6
+    value += max(-0.12 * value, min(0.06 * value, adjust))
     return max(dealer_round(rng, value), 7_995)
 
 
@@ -1563,16 +1588,34 @@ PINNED: tuple[Pin, ...] = (
     Pin("used", "Ford", "F-250 Super Duty", "Lariat", 2019, "4WD", "Agate Black", 88_214, 46_995),
 )
 
-# How many random units of each condition to add to the pinned ones.
-RANDOM_NEW = 92
+# How many random used/cpo units to add to the pinned ones (new units follow Model.weight).
 RANDOM_USED = 41
 RANDOM_CPO = 17
 
 CPO_MAX_MILES = 85_000
+NEW_OPTIONS = (0, 0, 269, 350, 435, 599, 1_060, 1_315, 1_840, 2_390)  # option packages on the sticker
+# Toyota Certified mix: what trades in and qualifies (model name -> relative weight).
+CPO_WEIGHTS = {
+    "Camry": 5,
+    "Corolla": 4,
+    "RAV4": 4,
+    "RAV4 Hybrid": 3,
+    "Highlander": 3,
+    "Tacoma": 2,
+    "Tundra": 1,
+    "4Runner": 2,
+    "Sienna": 1,
+    "Prius": 1,
+    "Corolla Cross": 2,
+    "Grand Highlander": 1,
+    "GR86": 1,
+}
 
 
-def pick_weighted(rng: random.Random, models: list[Model]) -> Model:
-    return rng.choices(models, weights=[m.weight for m in models], k=1)[0]
+def pick_used(rng: random.Random, models: list[Model]) -> Model:
+    # Models shared with the new catalog carry stocking counts as weights; trade-ins of them are rarer.
+    weights = [1 if m in NEW_TOYOTA else m.weight for m in models]
+    return rng.choices(models, weights=weights, k=1)[0]
 
 
 def gearbox(rng: random.Random, model: Model, trim: Trim, year: int, manual: bool | None = None) -> str:
@@ -1583,10 +1626,10 @@ def gearbox(rng: random.Random, model: Model, trim: Trim, year: int, manual: boo
 
 
 def new_unit(rng: random.Random, model: Model, trim: Trim, drive: str, color: str, manual: bool | None) -> Unit:
-    options = rng.choice((0, 0, 269, 350, 435, 599, 1_060, 1_315, 1_840, 2_390))
+    options = rng.choice([o for o in NEW_OPTIONS if o <= trim.price * 0.06])
     msrp = trim.price + (model.upcharge if drive != trim.drives[0] else 0) + options
     hot = model.name in {"Grand Highlander", "Sienna"} or trim.name in {"TRD Pro", "Hybrid MAX Platinum"}
-    discount = rng.randrange(0, 600, 5) if hot else rng.randrange(300, 2_300, 5)
+    discount = rng.randrange(0, 700, 50) if hot else rng.randrange(300, 2_300, 5)
     return Unit(
         condition="new",
         model=model,
@@ -1664,25 +1707,22 @@ def build_units(rng: random.Random) -> list[Unit]:
         unit.pinned = True
         units.append(unit)
 
-    new_models = list(NEW_TOYOTA)
-    for _ in range(RANDOM_NEW):
-        model = pick_weighted(rng, new_models)
-        trim = rng.choice(model.trims)
-        units.append(new_unit(rng, model, trim, rng.choice(trim.drives), rng.choice(model.colors), None))
+    for model in NEW_TOYOTA:  # a new-car lot is stocked to a plan: `weight` units of each model
+        for _ in range(model.weight):
+            trim = rng.choice(model.trims)
+            units.append(new_unit(rng, model, trim, rng.choice(trim.drives), rng.choice(model.colors), None))
 
     used_models = [m for m in (*USED_TOYOTA, *USED_OTHER) if m.name not in {"Tahoe"}]
     for _ in range(RANDOM_USED):
-        model = pick_weighted(rng, used_models)
+        model = pick_used(rng, used_models)
         y0, y1 = model.years
         year = rng.choice([y for y in range(y0, y1 + 1) for _ in range(1 + (y >= 2019) + (y >= 2021))])
         trim = rng.choice(model.trims)
-        units.append(
-            used_unit(rng, "used", model, trim, year, rng.choice(trim.drives), rng.choice(model.colors))
-        )
+        units.append(used_unit(rng, "used", model, trim, year, rng.choice(trim.drives), rng.choice(model.colors)))
 
-    cpo_models = [m for m in USED_TOYOTA if m.years[1] >= 2020]
+    cpo_models = [m for m in USED_TOYOTA if m.name in CPO_WEIGHTS]
     for _ in range(RANDOM_CPO):
-        model = pick_weighted(rng, cpo_models)
+        model = rng.choices(cpo_models, weights=[CPO_WEIGHTS[m.name] for m in cpo_models], k=1)[0]
         year = rng.randint(max(2020, model.years[0]), min(2024, model.years[1]))
         trim = rng.choice(model.trims)
         units.append(used_unit(rng, "cpo", model, trim, year, rng.choice(trim.drives), rng.choice(model.colors)))
@@ -1731,7 +1771,7 @@ def assign_identity(rng: random.Random, units: list[Unit]) -> None:
 
 def row(rng: random.Random, u: Unit) -> dict[str, str]:
     engine, _, fuel = u.model.power_for(u.year, u.trim)
-    photos = 1 if u.status == "in_transit" else rng.randint(6, 14)
+    photos = 1 if u.status == "in_transit" else rng.randint(5, 12)
     body = "convertible" if "Convertible" in u.trim.name else u.model.body
     return {
         "vin": u.vin,
@@ -1772,9 +1812,7 @@ def check(rows: list[dict[str, str]]) -> None:
     assert any(r["model"] == "RAV4 Hybrid" and r["exterior_color"] in {"Blueprint", "Cavalry Blue"} for r in avail)
     assert any(r["model"] == "RAV4 Hybrid" and r["exterior_color"] == "Silver Sky Metallic" for r in avail)
     assert sum(1 for r in avail if "silver" in r["exterior_color"].lower()) >= 8
-    assert (
-        sum(1 for r in avail if r["condition"] != "new" and int(r["seats"]) >= 7 and int(r["price"]) < 40_000) >= 6
-    )
+    assert sum(1 for r in avail if r["condition"] != "new" and int(r["seats"]) >= 7 and int(r["price"]) < 40_000) >= 6
     assert any(r["model"] == "Tahoe" for r in avail)
     assert n(lambda r: r["fuel_type"] in {"hybrid", "plug-in hybrid", "electric"}) >= 10
     for r in rows:
@@ -1791,7 +1829,8 @@ def generate() -> list[dict[str, str]]:
     units = build_units(rng)
     assign_status_and_dates(rng, units)
     assign_identity(rng, units)
-    rows = [row(rng, u) for u in sorted(units, key=lambda u: u.stock)]
+    order = {"new": 0, "cpo": 1, "used": 2}
+    rows = [row(rng, u) for u in sorted(units, key=lambda u: (order[u.condition], u.stock))]
     check(rows)
     return rows
 

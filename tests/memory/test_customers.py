@@ -44,9 +44,7 @@ async def test_visitor_giving_known_phone_merges_and_unmerge_restores(redis, key
     store = CustomerStore(redis, keys)
     timeline = Timeline(redis, keys)
     known = (await store.resolve(phone="+18135550102", name="Dana Cruz")).customer
-    await timeline.append(
-        known.id, TimelineEvent(at=T0, channel="sms", direction="inbound", text="hi from sms")
-    )
+    await timeline.append(known.id, TimelineEvent(at=T0, channel="sms", direction="inbound", text="hi from sms"))
     visitor = (await store.resolve(visitor_id="v_abcdef123")).customer
     await store.add_interest(visitor.id, Interest(description="2024 RAV4 Hybrid", vin="JTMXXXX"))
     await timeline.append(
@@ -88,17 +86,13 @@ async def test_timeline_keeps_order_across_channels_and_reads_newest_window(redi
     for i in [3, 0, 4, 1, 2]:
         await timeline.append(
             c.id,
-            TimelineEvent(
-                at=T0 + dt.timedelta(seconds=i), channel=channels[i], direction="inbound", text=str(i)
-            ),
+            TimelineEvent(at=T0 + dt.timedelta(seconds=i), channel=channels[i], direction="inbound", text=str(i)),
         )
     assert [e.text for e in await timeline.read([c.id])] == ["0", "1", "2", "3", "4"]
     assert [e.text for e in await timeline.read([c.id], limit=2, newest=True)] == ["3", "4"]
     assert [e.channel for e in await timeline.read([c.id])] == channels
     with pytest.raises(ValueError):
-        await timeline.append(
-            c.id, TimelineEvent(at=dt.datetime(2026, 1, 1), channel="sms", direction="inbound")
-        )
+        await timeline.append(c.id, TimelineEvent(at=dt.datetime(2026, 1, 1), channel="sms", direction="inbound"))
 
 
 async def test_update_rejects_unknown_fields(redis, keys):

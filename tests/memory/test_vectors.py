@@ -1,0 +1,167 @@
+"""Chroma vector store and cross-channel customer memory, with the real offline embedding model."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from chromadb.api.client import SharedSystemClient
+
+from memory.embeddings import DIMENSIONS, Embedder, get_embedder
+from memory.vectors import CustomerMemory, VectorStore, collection_name, open_vector_store
+
+AT = dt.datetime(2026, 3, 14, 15, 30, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return get_embedder()  # loaded once per process
+
+
+@pytest.fixture
+def store(tmp_path: Path, embedder: Embedder) -> VectorStore:
+    return open_vector_store(None, tmp_path, embedder)
+
+
+def test_embedder_is_normalized_cached_and_a_chroma_function(embedder: Embedder) -> None:
+    a, b, c = embedder.embed(["red pickup truck", "a crimson pickup", "when does the service desk open"])
+    assert len(a) == DIMENSIONS
+    assert abs(sum(x * x for x in a) - 1.0) < 1e-3
+
+    def cos(u: list[float], v: list[float]) -> float:
+        return sum(x * y for x, y in zip(u, v, strict=True))
+
+    assert cos(a, b) > cos(a, c) + 0.2
+    assert embedder.embed_one("red pickup truck") == pytest.approx(a, abs=1e-5)
+    before = embedder.cache_info()["size"]
+    embedder.embed_one("red pickup truck")
+    assert embedder.cache_info()["size"] == before
+    assert embedder.name() == "dealeros_minilm" and not embedder.is_legacy()
+    assert len(embedder(["x"])[0]) == DIMENSIONS
+    assert get_embedder() is embedder
+
+
+def test_collection_names_follow_chroma_rules() -> None:
+    assert collection_name("mem_demo") == "mem_demo"
+    odd = collection_name("kb/Bay View:dealer!")
+    assert odd.startswith("kb_Bay_View_dealer_") and odd != collection_name("kb/Bay View:dealer?")
+    assert len(collection_name("x")) >= 3
+
+
+async def test_upsert_query_count_delete(store: VectorStore) -> None:
+    index = store.collection("docs")
+    assert store.collection("docs") is index
+    await index.upsert(
+        ["a", "b", "c"],
+        ["We are open Saturday 9 to 7.", "Oil changes cost $49.95.", "Bring your title for a trade-in."],
+        [{"topic": "hours"}, {"topic": "service"}, {"topic": "trade", "extra": None}],
+    )
+    assert await index.count() == 3
+    hits = await index.query("how much is an oil change", k=2)
+    assert hits[0].id == "b" and hits[0].score > hits[1].score and 0 < hits[0].score <= 1
+    assert hits[0].text == "Oil changes cost $49.95." and hits[0].metadata == {"topic": "service"}
+    filtered = await index.query("how much is an oil change", k=5, where={"topic": "hours"})
+    assert [h.id for h in filtered] == ["a"]
+    await index.upsert(["b"], ["Oil changes cost $59.95 now."], [{"topic": "service"}])
+    assert (await index.query("oil change price", k=1))[0].text.endswith("$59.95 now.")
+    await index.delete(where={"topic": "trade"})
+    await index.delete(ids=["a"])
+    assert await index.count() == 1
+    with pytest.raises(ValueError):
+        await index.delete()
+
+
+async def test_persists_across_a_new_client(tmp_path: Path, embedder: Embedder) -> None:
+    first = open_vector_store(None, tmp_path, embedder)
+    await first.collection("mem_p").upsert(["x"], ["Customer prefers texts after 5pm."], [{"k": 1}])
+    first.close()  # the last client of the path: Chroma stops that embedded system
+    assert first.client._identifier not in SharedSystemClient._identifier_to_system
+    second = open_vector_store(None, tmp_path, embedder)
+    hits = await second.collection("mem_p").query("when should we text them", k=1)
+    assert [h.id for h in hits] == ["x"]
+    second.close()
+
+
+# --- customer memory -------------------------------------------------------------------------
+
+
+async def _seed(memory: CustomerMemory) -> None:
+    await memory.remember("A", "I want a blue RAV4 hybrid under 35k", channel="sms", at=AT, event_id="1")
+    await memory.remember("A", "My trade is a 2015 Camry with 90k miles", channel="chat", at=AT, event_id="2")
+    await memory.remember("B", "I want a blue RAV4 hybrid under 35k", channel="voice", at=AT, event_id="1")
+    await memory.remember("B", "Need an oil change for my Tacoma", channel="sms", at=AT)
+
+
+async def test_recall_is_cross_channel_and_per_customer(store: VectorStore) -> None:
+    memory = CustomerMemory(store, "dealer1")
+    await _seed(memory)
+    hits = await memory.recall("A", "what car are they trading in?", k=4)
+    assert hits[0].text.startswith("My trade is a 2015 Camry")
+    assert {h.metadata["channel"] for h in hits} == {"sms", "chat"}
+    assert all(h.metadata["customer_id"] == "A" for h in hits)
+    # same event id, another customer: a separate memory
+    assert await memory.count("A") == 2 and await memory.count("B") == 2
+    # remembering the same event again is an upsert, not a duplicate
+    await memory.remember("A", "My trade is a 2015 Camry with 90k miles", channel="chat", at=AT, event_id="2")
+    await memory.remember("B", "Need an oil change for my Tacoma", channel="sms", at=AT)
+    assert await memory.count("A") == 2 and await memory.count("B") == 2
+
+
+async def test_no_cross_customer_leakage(store: VectorStore) -> None:
+    memory = CustomerMemory(store, "dealer1")
+    await _seed(memory)
+    # identical text stored for both: each sees only their own copy
+    for cid in ("A", "B"):
+        hits = await memory.recall(cid, "I want a blue RAV4 hybrid under 35k", k=10)
+        assert hits and all(h.metadata["customer_id"] == cid for h in hits)
+    assert not any("Camry" in h.text for h in await memory.recall("B", "2015 Camry trade", k=10))
+    assert not any("Tacoma" in h.text for h in await memory.recall("A", "oil change Tacoma", k=10))
+    # nothing for an unknown customer, and no way to pass an empty or wildcard id
+    assert await memory.recall("C", "RAV4", k=10) == []
+    for bad in ("", "  "):
+        with pytest.raises(ValueError):
+            await memory.recall(bad, "RAV4")
+        with pytest.raises(ValueError):
+            await memory.forget_customer(bad)
+    # recall has no where-clause parameter at all
+    with pytest.raises(TypeError):
+        await memory.recall("A", "RAV4", where={"customer_id": "B"})  # type: ignore[call-arg]
+    # forgetting one customer leaves the other intact
+    await memory.forget_customer("A")
+    assert await memory.recall("A", "RAV4", k=10) == []
+    assert await memory.count("B") == 2
+    # another dealer's memory is another collection
+    other = CustomerMemory(store, "dealer2")
+    assert await other.recall("B", "RAV4", k=10) == []
+
+
+async def test_merge_and_unmerge(store: VectorStore) -> None:
+    memory = CustomerMemory(store, "dealer1")
+    await _seed(memory)
+    assert await memory.reassign("A", "B") == 2
+    assert await memory.recall("A", "Camry trade", k=10) == []
+    merged = await memory.recall("B", "Camry trade", k=10)
+    assert len(merged) == 4 and merged[0].text.startswith("My trade is")
+    assert merged[0].metadata["origin_customer"] == "A"
+    # B keeps talking after the merge
+    await memory.remember("B", "Can I come Saturday?", channel="chat", at=AT + dt.timedelta(days=1))
+
+    assert await memory.unmerge("A", "B") == 2
+    a_texts = {h.text for h in await memory.recall("A", "car", k=10)}
+    assert a_texts == {"I want a blue RAV4 hybrid under 35k", "My trade is a 2015 Camry with 90k miles"}
+    b_hits = await memory.recall("B", "car", k=10)
+    assert len(b_hits) == 3 and all(h.metadata["origin_customer"] == "B" for h in b_hits)
+
+
+async def test_chained_merge_reverses_step_by_step(store: VectorStore) -> None:
+    memory = CustomerMemory(store, "dealer1")
+    await _seed(memory)
+    await memory.remember("C", "Looking for a Tundra", channel="sms", at=AT)
+    await memory.reassign("A", "B")
+    await memory.reassign("B", "C")
+    assert await memory.count("C") == 5
+    # undo B→C: B's own memories and those of A (still merged into B) go back to B
+    await memory.unmerge("B", "C")
+    await memory.unmerge("A", "C", to_customer="B")
+    assert await memory.count("C") == 1 and await memory.count("B") == 4
