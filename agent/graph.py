@@ -45,12 +45,13 @@ async def inbound_guard(state: AgentState, runtime: Runtime[TurnContext]) -> dic
     ctx.notes["inbound_flags"] = list(verdict.flags)
     if verdict.consent is not None:
         # Recorded in the ledger before anything else happens in this turn.
-        reply = await consent_flow.apply(ctx, verdict.consent)
-        ctx.notes["route"] = "reply"
-        ctx.output = BrainOutput(reply=Reply(text=reply) if reply else Reply(text=""), intent="consent", brain="guard")
-        if not reply:
-            ctx.notes["suppressed"] = "opted_out"
-        return {"text": verdict.text}
+        handled, reply = await consent_flow.apply(ctx, verdict.consent)
+        if handled:
+            ctx.notes["route"] = "reply"
+            ctx.output = BrainOutput(reply=Reply(text=reply), intent=f"consent_{verdict.consent.kind}", brain="guard")
+            if not reply:
+                ctx.notes["suppressed"] = "opted_out"
+            return {"text": verdict.text}
     owner = await ctx.services.handoffs.human_owns(ctx.sources)
     if owner is not None:
         ctx.notes["route"] = "silent"

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
     from rich.console import Console
 
-    from memory.vectors import VectorStore
+    from memory.vectors import VectorIndex, VectorStore
 
 __all__ = [
     "BadRow",
@@ -200,8 +200,20 @@ def parse_row(cells: dict[str, str], extra: dict[str, str], today: dt.date) -> t
     for name in ("make", "model"):
         if text(name) is None:
             problems.append(f"{name} is missing")
-    for name in ("stock_number", "make", "model", "trim", "body_style", "exterior_color", "interior_color",
-                 "drivetrain", "transmission", "fuel_type", "engine", "vdp_url"):  # fmt: skip
+    for name in (
+        "stock_number",
+        "make",
+        "model",
+        "trim",
+        "body_style",
+        "exterior_color",
+        "interior_color",
+        "drivetrain",
+        "transmission",
+        "fuel_type",
+        "engine",
+        "vdp_url",
+    ):
         values[name] = text(name)
 
     raw_year = text("year")
@@ -391,6 +403,7 @@ class ImportReport:
     removed: int = 0
     unchanged: int = 0
     vectors_upserted: int = 0
+    vectors_retagged: int = 0
     vectors_deleted: int = 0
     bad_rows: list[BadRow] = field(default_factory=list)
     events: list[InventoryEvent] = field(default_factory=list)
@@ -410,20 +423,27 @@ def _event(kind: str, v: Vehicle, old: str | None, new: str | None, at: dt.datet
     return InventoryEvent(type=kind, vin=v.vin, stock=v.stock_number, old=old, new=new, at=at, title=v.title())
 
 
+@dataclass
+class _SyncPlan:
+    writes: list[tuple[Vehicle, bool]] = field(default_factory=list)  # (unit, still in the feed)
+    embed: list[Vehicle] = field(default_factory=list)  # new or re-described: (re)compute the vector
+    retag: list[Vehicle] = field(default_factory=list)  # same text, new metadata (price, status)
+    gone: list[str] = field(default_factory=list)  # VINs leaving the feed
+
+
 def _plan(
     feed: ParsedFeed, current: set[str], existing: dict[str, Vehicle], now: dt.datetime, report: ImportReport
-) -> tuple[list[tuple[Vehicle, bool]], list[Vehicle], list[str]]:
-    """Decide writes, vector upserts and vector deletions; fill counts and events on `report`."""
-    writes: list[tuple[Vehicle, bool]] = []  # (vehicle, still in the feed)
-    to_embed: list[Vehicle] = []
+) -> _SyncPlan:
+    """Compare the feed with the store: decide every write, fill counts and events on `report`."""
+    plan = _SyncPlan()
     for v in feed.vehicles:
         old = existing.get(v.vin)
-        if old is None or v.vin not in current:
+        if old is None or v.vin not in current:  # new, or back in the feed after leaving it
             new = v.model_copy(update={"listed_at": (old.listed_at if old else None) or now, "removed_at": None})
             report.added += 1
             report.events.append(_event("arrived", new, old.status if old else None, new.status, now))
-            writes.append((new, True))
-            to_embed.append(new)
+            plan.writes.append((new, True))
+            plan.embed.append(new)
             continue
         if old.feed_view() == v.feed_view():
             report.unchanged += 1
@@ -436,32 +456,28 @@ def _plan(
         if old.status != new.status:
             report.status_changes += 1
             report.events.append(_event(status_event_type(old.status, new.status), new, old.status, new.status, now))
-        writes.append((new, True))
-        if (old.description_for_search(), old.search_metadata()) != (
-            new.description_for_search(),
-            new.search_metadata(),
-        ):
-            to_embed.append(new)
+        plan.writes.append((new, True))
+        if old.description_for_search() != new.description_for_search():
+            plan.embed.append(new)
+        elif old.search_metadata() != new.search_metadata():
+            plan.retag.append(new)
 
-    gone: list[str] = []
     protected = {b.vin for b in feed.bad_rows if b.vin}  # a bad row is not evidence the unit left
     leaving = sorted(current - {v.vin for v in feed.vehicles} - protected)
     if leaving and (not feed.complete or not feed.vehicles):
-        report.warnings.append(
-            f"{len(leaving)} unit(s) missing from this feed were NOT marked sold: "
-            + ("the file broke off early" if not feed.complete else "the feed has no valid rows")
-        )
+        reason = "the file broke off early" if not feed.complete else "the feed has no valid rows"
+        report.warnings.append(f"{len(leaving)} unit(s) missing from this feed were NOT marked sold: {reason}")
         leaving = []
     for vin in leaving:
+        plan.gone.append(vin)
         old = existing.get(vin)
-        gone.append(vin)
-        if old is None:  # a dangling set member: drop it quietly, nothing to record
+        if old is None:  # a dangling set member: drop it, nothing to record
             continue
         new = old.model_copy(update={"status": "sold", "removed_at": now})
         report.removed += 1
         report.events.append(_event("removed", new, old.status, "sold", now))
-        writes.append((new, False))
-    return writes, to_embed, gone
+        plan.writes.append((new, False))
+    return plan
 
 
 async def import_inventory(
@@ -475,75 +491,91 @@ async def import_inventory(
 ) -> ImportReport:
     """Validate `path` and make the dealer's inventory match it. Raises FeedError for an unusable file.
 
-    Writes go in pipelines (one round trip per 500 units) and the inventory version is bumped once
-    at the end, so readers reload their snapshot exactly once per import.
+    Writes go in pipelines (one round trip per 500 units); events and the inventory version bump
+    go last in one transaction, so readers reload their snapshot once per import and an event is
+    never visible before the unit it talks about.
     """
     now = now or dt.datetime.now(dt.UTC)
     feed = parse_inventory_csv(Path(path), today=now.date())
     if feed.rows == 0:  # an empty export must never read as "every unit was sold"
         raise FeedError(f"{path} has a header but no vehicle rows")
     report = ImportReport(
-        path=str(path), rows=feed.rows, bad_rows=feed.bad_rows, warnings=list(feed.warnings),
+        path=str(path),
+        rows=feed.rows,
+        bad_rows=feed.bad_rows,
+        warnings=list(feed.warnings),
         unknown_columns=feed.unknown_columns,
-    )  # fmt: skip
+    )
     store = InventoryStore(redis, keys)
     current = set(await redis.smembers(keys.vehicles()))
     existing = await store.get_many(sorted(current | {v.vin for v in feed.vehicles}))
-    writes, to_embed, gone = _plan(feed, current, existing, now, report)
+    plan = _plan(feed, current, existing, now, report)
     report.imported = report.added + report.updated + report.unchanged
 
-    index = vectors.collection(inventory_collection_name(keys.dealer)) if vectors is not None else None
-    if index is not None:
+    index = None
+    if vectors is not None:
         try:
-            if await index.count() != len(current):  # index out of step with the store: rebuild it
-                final = {v.vin: v for v, in_feed in writes if in_feed}
-                to_embed = [final.get(v.vin) or existing[v.vin] for v in feed.vehicles]
+            index = vectors.collection(inventory_collection_name(keys.dealer))
+            if await index.count() != len(current):  # out of step with the store: re-embed the feed
+                final = {v.vin: v for v, in_feed in plan.writes if in_feed}
+                plan.embed = [final.get(v.vin) or existing[v.vin] for v in feed.vehicles]
+                plan.retag = []
         except Exception as exc:
             report.warnings.append(f"vector index unavailable ({exc}); semantic search not updated")
             index = None
 
-    total = len(writes) + (len(to_embed) if index is not None else 0)
-    done = 0
-    if on_progress:
-        on_progress(0, total)
-    for i in range(0, len(writes), WRITE_CHUNK):
-        chunk = writes[i : i + WRITE_CHUNK]
+    progress = _Progress(len(plan.writes) + (len(plan.embed) if index is not None else 0), on_progress)
+    for i in range(0, len(plan.writes), WRITE_CHUNK):
+        chunk = plan.writes[i : i + WRITE_CHUNK]
         async with redis.pipeline(transaction=False) as pipe:
             for v, in_feed in chunk:
                 store.queue_write(pipe, v, in_feed=in_feed)
             await pipe.execute()
-        done += len(chunk)
-        if on_progress:
-            on_progress(done, total)
+        progress.advance(len(chunk))
     async with redis.pipeline(transaction=True) as pipe:
-        for vin in gone:
-            pipe.srem(keys.vehicles(), vin)
+        if plan.gone:
+            pipe.srem(keys.vehicles(), *plan.gone)
         for event in report.events:
             store.queue_event(pipe, event)
         store.queue_bump(pipe)
         results = await pipe.execute()
-    for event, entry_id in zip(report.events, results[len(gone) : len(gone) + len(report.events)], strict=True):
+    ids = results[1 if plan.gone else 0 : -1]
+    for event, entry_id in zip(report.events, ids, strict=True):
         event.id = entry_id
 
     if index is not None:
         try:
-            for i in range(0, len(to_embed), VECTOR_CHUNK):
-                chunk_v = to_embed[i : i + VECTOR_CHUNK]
-                await index.upsert(
-                    [v.vin for v in chunk_v],
-                    [v.description_for_search() for v in chunk_v],
-                    [v.search_metadata() for v in chunk_v],
-                )
-                report.vectors_upserted += len(chunk_v)
-                done += len(chunk_v)
-                if on_progress:
-                    on_progress(done, total)
-            if gone:
-                await index.delete(ids=gone)
-                report.vectors_deleted = len(gone)
+            await _sync_vectors(index, plan, report, progress)
         except Exception as exc:  # the store is already in sync; semantic search degrades, not the import
             report.warnings.append(f"vector index update failed ({exc}); the next import rebuilds it")
     return report
+
+
+class _Progress:
+    def __init__(self, total: int, callback: Callable[[int, int], None] | None) -> None:
+        self.total, self.done, self.callback = total, 0, callback
+        self.advance(0)
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        if self.callback:
+            self.callback(self.done, self.total)
+
+
+async def _sync_vectors(index: VectorIndex, plan: _SyncPlan, report: ImportReport, progress: _Progress) -> None:
+    for i in range(0, len(plan.embed), VECTOR_CHUNK):
+        chunk = plan.embed[i : i + VECTOR_CHUNK]
+        await index.upsert(
+            [v.vin for v in chunk], [v.description_for_search() for v in chunk], [v.search_metadata() for v in chunk]
+        )
+        report.vectors_upserted += len(chunk)
+        progress.advance(len(chunk))
+    if plan.retag:
+        await index.update_metadata([v.vin for v in plan.retag], [v.search_metadata() for v in plan.retag])
+        report.vectors_retagged = len(plan.retag)
+    if plan.gone:
+        await index.delete(ids=plan.gone)
+        report.vectors_deleted = len(plan.gone)
 
 
 # --- CLI -------------------------------------------------------------------------------------
@@ -563,7 +595,10 @@ def print_report(report: ImportReport, console: Console) -> None:
         ("removed (marked sold)", report.removed),
         ("unchanged", report.unchanged),
         ("skipped (bad rows)", report.skipped),
-        ("vectors upserted / deleted", f"{report.vectors_upserted} / {report.vectors_deleted}"),
+        (
+            "vectors embedded / retagged / deleted",
+            f"{report.vectors_upserted} / {report.vectors_retagged} / {report.vectors_deleted}",
+        ),
     ):
         summary.add_row(label, str(value))
     console.print(summary)
@@ -605,7 +640,15 @@ def run_import_cli(
             def on_progress(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=total)
 
-            report = asyncio.run(import_inventory(redis, keys, path, vectors=vectors, on_progress=on_progress))
+            async def run() -> ImportReport:
+                try:
+                    return await import_inventory(redis, keys, path, vectors=vectors, on_progress=on_progress)
+                finally:  # connections belong to this loop: close them here, the client stays usable
+                    pool = getattr(redis, "connection_pool", None)
+                    if pool is not None:
+                        await pool.disconnect()
+
+            report = asyncio.run(run())
     except FeedError as exc:
         console.print(f"[red]cannot import:[/red] {exc}")
         return 1

@@ -89,7 +89,7 @@ def _blob_field(channel: str, version: Any) -> str:
     return json.dumps([channel, str(version)], ensure_ascii=False)
 
 
-def _s(value: bytes | str) -> str:
+def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
@@ -176,10 +176,10 @@ class AsyncRedisCheckpointSaver(BaseCheckpointSaver[str]):
     def _dump(self, value: Any) -> bytes:
         return _pack(*self.serde.dumps_typed(value))
 
-    def _load_value(self, raw: bytes) -> Any:
+    def _load_value(self, raw: Any) -> Any:
         return self.serde.loads_typed(_unpack(raw))
 
-    def _parse_row(self, cid: str, raw: bytes) -> _Stored:
+    def _parse_row(self, cid: str, raw: Any) -> _Stored:
         row = self._load_value(raw)
         return _Stored(cid, row["checkpoint"], row["metadata"], row["parent_id"])
 
@@ -335,14 +335,16 @@ class AsyncRedisCheckpointSaver(BaseCheckpointSaver[str]):
         conf = config["configurable"]
         thread_id, ns = conf["thread_id"], conf.get("checkpoint_ns", "")
         k = self._keys(thread_id, ns)
-        stored = dict(checkpoint)
-        values = stored.pop("channel_values", None) or {}
+        stored: dict[str, Any] = dict(checkpoint)
+        values: dict[str, Any] = stored.pop("channel_values", None) or {}
         row = {
             "checkpoint": stored,
             "metadata": get_checkpoint_metadata(config, metadata),
             "parent_id": conf.get("checkpoint_id"),
         }
-        blobs = {_blob_field(ch, v): self._dump(values[ch]) for ch, v in new_versions.items() if ch in values}
+        blobs: dict[Any, Any] = {
+            _blob_field(ch, v): self._dump(values[ch]) for ch, v in new_versions.items() if ch in values
+        }
         empties = [_blob_field(ch, v) for ch, v in new_versions.items() if ch not in values]
         pipe = self.client.pipeline(transaction=True)
         pipe.hset(k.cp, checkpoint["id"], self._dump(row))
@@ -488,7 +490,8 @@ class AsyncRedisCheckpointSaver(BaseCheckpointSaver[str]):
             if raw is not None
         }
         for head in list(rows.values()):
-            needed = set(head.metadata.get(_DELTA_COUNTERS) or {})
+            counters: Any = dict(head.metadata).get(_DELTA_COUNTERS) or {}
+            needed: set[str] = set(counters)
             row: _Stored | None = head
             while needed and row is not None:
                 have = [ch for ch in needed if ch in row.versions]
@@ -496,13 +499,14 @@ class AsyncRedisCheckpointSaver(BaseCheckpointSaver[str]):
                     fields = [_blob_field(ch, row.versions[ch]) for ch in have]
                     present = [await pipe.hexists(k.blob, f) for f in fields]
                     needed -= {ch for ch, p in zip(have, present, strict=True) if p}
-                if not needed or not row.parent_id:
+                parent_id = row.parent_id
+                if not needed or not parent_id:
                     break
-                if row.parent_id in rows:
-                    row = rows[row.parent_id]
+                if parent_id in rows:
+                    row = rows[parent_id]
                     continue
-                raw = await pipe.hget(k.cp, row.parent_id)
-                row = self._parse_row(row.parent_id, raw) if raw is not None else None
+                raw = await pipe.hget(k.cp, parent_id)
+                row = self._parse_row(parent_id, raw) if raw is not None else None
                 if row is not None:
                     rows[row.id] = row
         return list(rows.values())

@@ -79,7 +79,10 @@ class ConsentEntry(BaseModel):
     @field_validator("evidence")
     @classmethod
     def _json(cls, v: dict[str, Any]) -> dict[str, Any]:
-        json.dumps(v)  # raises for values a JSON API could not show
+        try:
+            json.dumps(v)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"evidence must be JSON: {exc}") from None
         return v
 
     def to_fields(self) -> dict[str, str]:
@@ -99,19 +102,15 @@ class ConsentEntry(BaseModel):
 
     @classmethod
     def from_fields(cls, customer_id: str, entry_id: str, fields: dict[str, str]) -> ConsentEntry:
-        return cls(
-            channel=fields["channel"],
-            purpose=fields["purpose"],
-            action=fields["action"],
-            source=fields["source"],
+        data: dict[str, Any] = {k: v for k, v in fields.items() if k not in {"evidence", "written", "scope"}}
+        data.update(
             evidence=json.loads(fields.get("evidence") or "{}"),
-            actor=fields.get("actor", ""),
-            at=dt.datetime.fromisoformat(fields["at"]),
-            scope=fields.get("scope") or None,
             written=fields.get("written") == "1",
+            scope=fields.get("scope") or None,
             id=entry_id,
             customer_id=customer_id,
         )
+        return cls.model_validate(data)
 
     def to_api(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -132,13 +131,11 @@ def cells_covered(entry: ConsentEntry, *, revoke_all: bool = False) -> list[Cell
     """The (channel, purpose) cells one entry decides — the precedence rules of the module doc."""
     c, p = entry.channel, entry.purpose
     everything = [(ch, pu) for ch in CHANNELS for pu in PURPOSES]
-    if entry.scope == "all":
+    if entry.scope == "all" or (revoke_all and entry.action == "opt_out"):
         return everything
     if entry.scope == "channel":
         return [(c, pu) for pu in PURPOSES]
     if entry.action == "opt_out":
-        if revoke_all:
-            return everything
         if entry.scope is None and c in ("sms", "voice"):
             return [(c, pu) for pu in PURPOSES]
         return [(c, "transactional"), (c, "marketing")] if p == "transactional" else [(c, p)]
@@ -225,7 +222,8 @@ class ConsentLedger:
         """Add one entry; returns its stream id. The stream is never trimmed."""
         if not customer_id:
             raise ValueError("a consent entry needs a customer")
-        return await self.redis.xadd(self.keys.consent(customer_id), entry.to_fields())
+        fields: dict[Any, Any] = entry.to_fields()
+        return str(await self.redis.xadd(self.keys.consent(customer_id), fields))
 
     async def entries(self, customer_ids: Sequence[str]) -> list[ConsentEntry]:
         """Every entry of these customers (a merged journey), in replay order."""

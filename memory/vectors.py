@@ -125,9 +125,7 @@ class VectorIndex:
 
         return await asyncio.to_thread(run)
 
-    async def get(
-        self, ids: list[str] | None = None, where: dict | None = None, *, texts: bool = False
-    ) -> list[Hit]:
+    async def get(self, ids: list[str] | None = None, where: dict | None = None, *, texts: bool = False) -> list[Hit]:
         """Exact lookup (no ranking); `score` is 0. Used for syncs and reassignments."""
         include = ["metadatas", "documents"] if texts else ["metadatas"]
 
@@ -136,8 +134,7 @@ class VectorIndex:
             docs = res.get("documents") or [None] * len(res["ids"])
             metas = res.get("metadatas") or [None] * len(res["ids"])
             return [
-                Hit(id=i, text=d or "", metadata=dict(m or {}))
-                for i, d, m in zip(res["ids"], docs, metas, strict=True)
+                Hit(id=i, text=d or "", metadata=dict(m or {})) for i, d, m in zip(res["ids"], docs, metas, strict=True)
             ]
 
         return await asyncio.to_thread(run)

@@ -256,11 +256,13 @@ async def available_slots(
     rules = _rules(deps.dealer, department)
     _check_kind(rules, department, kind)
     tz = deps.dealer.tz
-    now = deps.now()
+    now = _now(deps)
     earliest = now + dt.timedelta(minutes=rules.min_lead_minutes)
     latest = now + dt.timedelta(days=rules.horizon_days)
-    lo = max(start or now, earliest)
-    hi = min(end or latest + dt.timedelta(seconds=1), latest + dt.timedelta(seconds=1))
+    lo = max((start or now).astimezone(UTC), earliest)
+    hi = latest + dt.timedelta(seconds=1)  # a slot may start right at the horizon
+    if end is not None:
+        hi = min(hi, end.astimezone(UTC))
     if lo >= hi or limit <= 0:
         return []
     candidates: list[Slot] = []
@@ -322,6 +324,7 @@ async def nearest_slots(
     deps: ToolDeps, department: str, around: dt.datetime, *, limit: int = 3, days: int = 3
 ) -> list[Slot]:
     """The open slots closest in time to `around` (within a few days), else the earliest ones."""
+    around = around.astimezone(UTC)
     window = await available_slots(
         deps,
         department,
@@ -342,7 +345,7 @@ async def nearest_slots(
 
 async def _validate_slot(deps: ToolDeps, department: str, rules: AppointmentRules, starts_at: dt.datetime) -> Slot:
     """The grid slot starting at `starts_at`, or SlotUnavailable saying why not (with alternatives)."""
-    dealer, tz, now = deps.dealer, deps.dealer.tz, deps.now()
+    dealer, tz, now = deps.dealer, deps.dealer.tz, _now(deps)
     local = starts_at.astimezone(tz)
     label = f"{day_label(local.date())}, {clock_label(local)}"
 
@@ -374,6 +377,11 @@ async def _validate_slot(deps: ToolDeps, department: str, rules: AppointmentRule
     raise await refuse(f"{label} is not an appointment start time ({rules.slot_minutes}-minute slots).", "off_grid")
 
 
+def _now(deps: ToolDeps) -> dt.datetime:
+    """The turn's clock in UTC: arithmetic on zone-aware local times is wall-clock (wrong across DST)."""
+    return deps.now().astimezone(UTC)
+
+
 def _duration(minutes: int) -> str:
     if minutes % 60 == 0:
         hours = minutes // 60
@@ -402,7 +410,7 @@ end
 """
 
 # KEYS: usage, appointment, day index, customer spans, idempotency
-# ARGV: capacity, json, id, start, end, span, usage expire-at, idempotency ttl (0 = none), now
+# ARGV: capacity, json, id, start, end, span, usage ttl, idempotency ttl (0 = none), now
 _BOOK_LUA = (
     _OVERLAP_LUA
     + """
@@ -415,7 +423,7 @@ if clash then return clash end
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
 if used >= tonumber(ARGV[1]) then return {'full', tostring(used)} end
 redis.call('INCR', KEYS[1])
-redis.call('EXPIREAT', KEYS[1], ARGV[7])
+redis.call('EXPIRE', KEYS[1], ARGV[7])
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
 redis.call('HSET', KEYS[4], ARGV[3], ARGV[6])
@@ -425,7 +433,7 @@ return {'ok', ARGV[3]}
 )
 
 # KEYS: appointment, old usage, new usage, old day index, new day index, customer spans
-# ARGV: expected json, new json, id, capacity, new start, new end, new span, new usage expire-at, now
+# ARGV: expected json, new json, id, capacity, new start, new end, new span, new usage ttl, now
 _RESCHEDULE_LUA = (
     _OVERLAP_LUA
     + """
@@ -436,7 +444,7 @@ if KEYS[2] ~= KEYS[3] then
   local used = tonumber(redis.call('GET', KEYS[3]) or '0')
   if used >= tonumber(ARGV[4]) then return {'full', tostring(used)} end
   redis.call('INCR', KEYS[3])
-  redis.call('EXPIREAT', KEYS[3], ARGV[8])
+  redis.call('EXPIRE', KEYS[3], ARGV[8])
   if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then redis.call('DECR', KEYS[2]) end
 end
 redis.call('SET', KEYS[1], ARGV[2])
@@ -455,6 +463,16 @@ if ARGV[4] == '1' and tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then redis
 redis.call('HDEL', KEYS[3], ARGV[3])
 return 'ok'
 """
+
+
+async def _run(deps: ToolDeps, script: str, keys: list[str], args: list[Any]) -> Any:
+    """EVALSHA with redis-py's fallback to EVAL, so the script body is not sent on every call."""
+    return await deps.redis.register_script(script)(keys=keys, args=args)
+
+
+def _usage_ttl(slot: Slot, now: dt.datetime) -> int:
+    """Seconds a slot counter must live: relative to the turn's clock, like every rule here."""
+    return max(60, int((slot.ends_at - now).total_seconds()) + USAGE_GRACE)
 
 
 def _epoch(d: dt.datetime) -> int:
@@ -522,7 +540,7 @@ async def list_for_customer(
     ids |= {_text(i) for i in await deps.redis.hkeys(_spans_key(deps, cid))}  # in case the index write was lost
     appts = [a for a in await _many(deps, sorted(ids)) if a.customer_id == cid]
     if not include_past:
-        now = deps.now()
+        now = _now(deps)
         appts = [a for a in appts if a.active and a.ends_at > now]
     return sorted(appts, key=lambda a: a.starts_at)
 
@@ -600,7 +618,7 @@ async def book(
     if existing := await _already_booked(deps, cid, department, canonical_kind, start, idempotency_key):
         return _remember(deps, existing)
     slot = await _validate_slot(deps, department, rules, start)
-    now = deps.now()
+    now = _now(deps)
     appt = Appointment(
         id=f"apt_{secrets.token_hex(6)}",
         dealer=deps.keys.dealer,
@@ -617,23 +635,27 @@ async def book(
         idempotency_key=idempotency_key,
     )
     idem_key = deps.keys.idempotency("book", f"{cid}:{idempotency_key or '-'}")
-    status, value = await deps.redis.eval(
+    status, value = await _run(
+        deps,
         _BOOK_LUA,
-        5,
-        _usage_key(deps, department, slot.starts_at),
-        deps.keys.appointment(appt.id),
-        _day_key(deps, slot.starts_at),
-        _spans_key(deps, cid),
-        idem_key,
-        rules.capacity_per_slot,
-        appt.model_dump_json(),
-        appt.id,
-        _epoch(appt.starts_at),
-        _epoch(appt.ends_at),
-        _span(appt),
-        _epoch(slot.ends_at) + USAGE_GRACE,
-        IDEMPOTENCY_TTL if idempotency_key else 0,
-        _epoch(now),
+        [
+            _usage_key(deps, department, slot.starts_at),
+            deps.keys.appointment(appt.id),
+            _day_key(deps, slot.starts_at),
+            _spans_key(deps, cid),
+            idem_key,
+        ],
+        [
+            rules.capacity_per_slot,
+            appt.model_dump_json(),
+            appt.id,
+            _epoch(appt.starts_at),
+            _epoch(appt.ends_at),
+            _span(appt),
+            _usage_ttl(slot, now),
+            IDEMPOTENCY_TTL if idempotency_key else 0,
+            _epoch(now),
+        ],
     )
     status, value = _text(status), _text(value)
     if status == "ok":
@@ -691,11 +713,11 @@ async def reschedule(deps: ToolDeps, appointment_id: str, new_starts_at: dt.date
         start = _parse_start(new_starts_at, deps.dealer.tz)
         if start == appt.starts_at:
             return _remember(deps, appt)
-        if appt.starts_at <= deps.now() and not _is_staff(deps):
+        if appt.starts_at <= _now(deps) and not _is_staff(deps):
             raise ToolError(f"appointment {appt.id} has already started or passed; book a new one instead")
         rules = _rules(deps.dealer, appt.department)
         slot = await _validate_slot(deps, appt.department, rules, start)
-        now = deps.now()
+        now = _now(deps)
         moved = appt.model_copy(
             update={
                 "starts_at": slot.starts_at.astimezone(UTC),
@@ -707,24 +729,28 @@ async def reschedule(deps: ToolDeps, appointment_id: str, new_starts_at: dt.date
                 ],
             }
         )
-        status, value = await deps.redis.eval(
+        status, value = await _run(
+            deps,
             _RESCHEDULE_LUA,
-            6,
-            deps.keys.appointment(appt.id),
-            _usage_key(deps, appt.department, appt.starts_at),
-            _usage_key(deps, appt.department, slot.starts_at),
-            _day_key(deps, appt.starts_at),
-            _day_key(deps, slot.starts_at),
-            _spans_key(deps, appt.customer_id),
-            raw,
-            moved.model_dump_json(),
-            appt.id,
-            rules.capacity_per_slot,
-            _epoch(moved.starts_at),
-            _epoch(moved.ends_at),
-            _span(moved),
-            _epoch(slot.ends_at) + USAGE_GRACE,
-            _epoch(now),
+            [
+                deps.keys.appointment(appt.id),
+                _usage_key(deps, appt.department, appt.starts_at),
+                _usage_key(deps, appt.department, slot.starts_at),
+                _day_key(deps, appt.starts_at),
+                _day_key(deps, slot.starts_at),
+                _spans_key(deps, appt.customer_id),
+            ],
+            [
+                raw,
+                moved.model_dump_json(),
+                appt.id,
+                rules.capacity_per_slot,
+                _epoch(moved.starts_at),
+                _epoch(moved.ends_at),
+                _span(moved),
+                _usage_ttl(slot, now),
+                _epoch(now),
+            ],
         )
         status, value = _text(status), _text(value)
         if status == "ok":
@@ -755,14 +781,16 @@ async def mark(
     return await _close(deps, appointment_id, status, note)
 
 
-async def _close(deps: ToolDeps, appointment_id: str, status: Status, reason: str | None) -> Appointment:
+async def _close(
+    deps: ToolDeps, appointment_id: str, status: Literal["cancelled", "completed", "no_show"], reason: str | None
+) -> Appointment:
     for _ in range(MAX_RETRIES):
         appt, raw = await _load_own(deps, appointment_id)
         if appt.status == status:
             return appt
         if not appt.active:
             raise ToolError(f"appointment {appt.id} is already {appt.status.replace('_', ' ')}")
-        now = deps.now()
+        now = _now(deps)
         if status == "cancelled" and appt.starts_at <= now and not _is_staff(deps):
             raise ToolError(f"appointment {appt.id} has already started or passed; staff can update it")
         closed = appt.model_copy(
@@ -780,16 +808,15 @@ async def _close(deps: ToolDeps, appointment_id: str, status: Status, reason: st
                 ],
             }
         )
-        result = await deps.redis.eval(
+        result = await _run(
+            deps,
             _CLOSE_LUA,
-            3,
-            deps.keys.appointment(appt.id),
-            _usage_key(deps, appt.department, appt.starts_at),
-            _spans_key(deps, appt.customer_id),
-            raw,
-            closed.model_dump_json(),
-            appt.id,
-            "1" if status == "cancelled" else "0",
+            [
+                deps.keys.appointment(appt.id),
+                _usage_key(deps, appt.department, appt.starts_at),
+                _spans_key(deps, appt.customer_id),
+            ],
+            [raw, closed.model_dump_json(), appt.id, "1" if status == "cancelled" else "0"],
         )
         if _text(result) == "ok":
             deps.facts.appointments.add(appt.id)
@@ -854,7 +881,7 @@ async def find_slots_text(
     )
 
 
-@tool
+@tool(parse_docstring=True)
 async def find_appointment_slots(
     department: Literal["sales", "service"],
     config: RunnableConfig,
@@ -863,16 +890,19 @@ async def find_appointment_slots(
 ) -> str:
     """Find real open appointment times (READ). Only ever offer times this returns.
 
-    department: "sales" (test drives, buying visits) or "service" (maintenance, repairs).
-    when: the customer's own words for when they can come, copied as they said it, e.g. "tomorrow
-    morning", "next Monday after 3", "this weekend", "asap". Leave empty for the soonest openings.
-    kind: what the visit is for, e.g. "test drive" or "oil change", when known.
-    Each slot shows its local time and the exact starts_at value to pass to book_appointment.
+    Each slot shows its local time and the exact starts_at value to pass to book_appointment. When
+    nothing is open at the asked time, the nearest openings are listed instead; say so plainly.
+
+    Args:
+        department: "sales" (test drives, buying visits) or "service" (maintenance, repairs).
+        when: The customer's own words for when they can come, as they said it, e.g. "tomorrow
+            morning", "next Monday after 3", "this weekend", "asap". Empty for the soonest openings.
+        kind: What the visit is for, e.g. "test drive" or "oil change", when known.
     """
     return await find_slots_text(deps_from_config(config), department, when, kind)
 
 
-@tool
+@tool(parse_docstring=True)
 async def book_appointment(
     department: Literal["sales", "service"],
     kind: str,
@@ -883,22 +913,29 @@ async def book_appointment(
 ) -> str:
     """Book the customer into an open slot (WRITE, idempotent: repeating it won't double-book).
 
-    Confirm the day and time with the customer first. starts_at: the exact ISO value of a slot that
-    find_appointment_slots returned. kind: what the visit is for (e.g. "test drive", "oil change").
-    vin: the vehicle's 17-character VIN when known (the car to test drive or to service).
-    notes: anything the team should know, e.g. "brakes squeak", "wants to compare two trims".
+    Confirm the day and time with the customer first.
+
+    Args:
+        department: "sales" or "service".
+        kind: What the visit is for, e.g. "test drive", "oil change".
+        starts_at: The exact starts_at value of a slot find_appointment_slots returned.
+        vin: The 17-character VIN of the car to test drive or to service, when known.
+        notes: Anything the team should know, e.g. "brakes squeak", "wants to compare two trims".
     """
     deps = deps_from_config(config)
     appt = await book(deps, department=department, kind=kind, starts_at=starts_at, vin=vin, notes=notes)
     return f"Booked. {_appt_line(appt)}"
 
 
-@tool
+@tool(parse_docstring=True)
 async def reschedule_appointment(appointment_id: str, new_starts_at: str, config: RunnableConfig) -> str:
     """Move one of the customer's appointments to another open slot (WRITE, idempotent).
 
-    new_starts_at: the exact ISO value of a slot that find_appointment_slots returned. The old time is
-    released only once the new one is secured.
+    The old time is released only once the new one is secured. Confirm with the customer first.
+
+    Args:
+        appointment_id: The id from list_my_appointments or the booking, e.g. "apt_1a2b3c4d5e6f".
+        new_starts_at: The exact starts_at value of a slot find_appointment_slots returned.
     """
     deps = deps_from_config(config)
     before = await get(deps, appointment_id.strip())
@@ -907,11 +944,13 @@ async def reschedule_appointment(appointment_id: str, new_starts_at: str, config
     return f"Rescheduled{was}. {_appt_line(appt)}"
 
 
-@tool
+@tool(parse_docstring=True)
 async def cancel_appointment(appointment_id: str, config: RunnableConfig, reason: str | None = None) -> str:
     """Cancel one of the customer's appointments (WRITE, idempotent). Confirm with the customer first.
 
-    reason: why, in a few words, if the customer said.
+    Args:
+        appointment_id: The id from list_my_appointments or the booking.
+        reason: Why, in a few words, if the customer said.
     """
     appt = await cancel(deps_from_config(config), appointment_id, reason)
     return f"Cancelled. {_appt_line(appt)}"
@@ -919,7 +958,7 @@ async def cancel_appointment(appointment_id: str, config: RunnableConfig, reason
 
 @tool
 async def list_my_appointments(config: RunnableConfig) -> str:
-    """The customer's upcoming appointments with their ids (READ)."""
+    """The customer's upcoming appointments with their ids and times (READ)."""
     deps = deps_from_config(config)
     appts = await list_for_customer(deps)
     if not appts:

@@ -22,6 +22,9 @@ Decisions the gate encodes (see also the ledger's precedence rules):
   as reminders: a transactional opt-in, recorded e.g. when the appointment is booked), and must fall
   inside the strictest applicable window (federal, each candidate state, dealer policy) in every
   time zone the recipient might be in. Proactive marketing also counts against state caps.
+* Email has no calling hours and no state caps (CAN-SPAM; the mini-TCPAs cover calls and texts), but
+  opt-outs and the marketing opt-in apply to it like any channel.
+* Web chat is not gated: it only ever answers a visitor who is on the page.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import difflib
+import itertools
 import json
 import re
 import secrets
@@ -92,7 +96,7 @@ class StateRule(BaseModel):
     name: str
     quiet_hours: Window | None = None
     weekday_hours: dict[str, Window] = Field(default_factory=dict)
-    max_proactive_per_24h: int | None = Field(None, ge=0)
+    max_proactive_per_24h: int | None = Field(default=None, ge=0)
     written_consent_for_automated_marketing: bool = False
     timezones: list[str] = Field(default_factory=list)
     area_codes: list[str] = Field(default_factory=list)
@@ -155,7 +159,7 @@ class RevokeAllRule(BaseModel):
 
 
 class ConfirmationRule(BaseModel):
-    window_minutes: int = Field(5, ge=0)
+    window_minutes: int = Field(default=5, ge=0)
     source: str = ""
 
 
@@ -179,7 +183,7 @@ class ConsentRules(BaseModel):
     version: str
     federal: FederalRule
     channels: dict[Channel, ChannelRule]
-    cap_window_hours: int = Field(24, ge=1)
+    cap_window_hours: int = Field(default=24, ge=1)
     states: dict[str, StateRule]
     revoke_all: RevokeAllRule
     opt_out_confirmation: ConfirmationRule = Field(default_factory=ConfirmationRule)
@@ -249,94 +253,49 @@ def _squash(text: str) -> str:
     return re.sub(r"[^A-Z0-9]", "", text.upper())
 
 
+def _table(spec: str) -> dict[str, str]:
+    """'stop: stp sotp' lines -> {'stp': 'stop', 'sotp': 'stop'} (compact, diff-friendly tables)."""
+    out: dict[str, str] = {}
+    for line in spec.strip().splitlines():
+        target, _, variants = line.partition(":")
+        out.update(dict.fromkeys(variants.split(), target.strip()))
+    return out
+
+
 # Misspellings and shorthand seen in real opt-out texts, mapped to one spelling.
-_TYPOS = {
-    "stp": "stop",
-    "sotp": "stop",
-    "stpo": "stop",
-    "stopp": "stop",
-    "stahp": "stop",
-    "stawp": "stop",
-    "txt": "text",
-    "tx": "text",
-    "tex": "text",
-    "txts": "texts",
-    "texs": "texts",
-    "txting": "texting",
-    "texing": "texting",
-    "textin": "texting",
-    "textn": "texting",
-    "txtin": "texting",
-    "texring": "texting",
-    "textimg": "texting",
-    "textting": "texting",
-    "txtng": "texting",
-    "texteing": "texting",
-    "msg": "message",
-    "msgs": "messages",
-    "msging": "messaging",
-    "msgn": "messaging",
-    "massages": "messages",
-    "massage": "message",
-    "mesage": "message",
-    "callin": "calling",
-    "caling": "calling",
-    "emailin": "emailing",
-    "sendin": "sending",
-    "sendng": "sending",
-    "sneding": "sending",
-    "snding": "sending",
-    "pls": "please",
-    "plz": "please",
-    "plez": "please",
-    "pleas": "please",
-    "plse": "please",
-    "pleae": "please",
-    "pleace": "please",
-    "u": "you",
-    "ya": "you",
-    "yall": "you",
-    "ur": "your",
-    "dnt": "dont",
-    "donot": "do not",
-    "doesnt": "doesnt",
-    "nomore": "no more",
-    "anymore": "anymore",
-    "unsub": "unsubscribe",
-    "unsubs": "unsubscribe",
-    "remvoe": "remove",
-    "remov": "remove",
-    "rmv": "remove",
-    "romove": "remove",
-    "contat": "contact",
-    "contactin": "contacting",
-    "harrass": "harass",
-    "harrassing": "harassing",
-    "harasing": "harassing",
-    "alon": "alone",
-    "lst": "list",
-    "numbr": "number",
-    "num": "number",
-    "#": "number",
-}
-_FUZZY_VOCAB = (
-    "texting",
-    "messaging",
-    "messages",
-    "calling",
-    "emailing",
-    "contacting",
-    "unsubscribe",
-    "subscription",
-    "bothering",
-    "harassing",
-    "spamming",
-    "notifications",
-    "promotions",
-    "please",
+_TYPOS = _table("""
+    stop: stp sotp stpo stopp stahp stawp
+    text: txt tx tex
+    texts: txts texs
+    texting: txting texing textin textn txtin texring textimg textting txtng texteing
+    message: msg massage mesage
+    messages: msgs massages
+    messaging: msging msgn
+    calling: callin caling
+    emailing: emailin
+    sending: sendin sendng sneding snding
+    please: pls plz plez pleas plse pleae pleace
+    you: u ya yall
+    your: ur
+    dont: dnt
+    do not: donot
+    no more: nomore
+    unsubscribe: unsub unsubs
+    remove: remvoe remov rmv romove
+    contact: contat
+    contacting: contactin
+    harass: harrass
+    harassing: harrassing harasing
+    alone: alon
+    list: lst
+    number: numbr num #
+""")
+_FUZZY_VOCAB = tuple(
+    "texting messaging messages calling emailing contacting unsubscribe subscription bothering harassing "
+    "spamming notifications promotions please".split()
 )
 # Real words within fuzzy distance of the vocabulary that must stay themselves.
-_NO_FUZZ = frozenset({"contracting", "spending", "massaging", "resending", "pleased", "pleasure"})
+_NO_FUZZ = frozenset("contracting spending massaging resending pleased pleasure unsubscribed subscriptions".split())
 
 
 @lru_cache(maxsize=4096)
@@ -351,10 +310,14 @@ def _canon(token: str) -> str:
     return token
 
 
+_QUOTES = str.maketrans(dict[str, str | int | None]({"’": "'", "‘": "'", "`": "'", "´": "'", "&": " and "}))
+
+
 def _normalise(text: str) -> str:
     """Lower-case canonical tokens separated by spaces; `|` marks a clause boundary."""
-    t = text.lower().translate(str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'", "&": " and "}))
+    t = text.lower().translate(_QUOTES)
     t = re.sub(r"\be-mail", "email", t)
+    t = re.sub(r"(\w)[*#@$%]+(\w)", r"\1\2", t)  # f*cking -> fcking
     t = re.sub(r"(\w)'(\w)", r"\1\2", t)  # don't -> dont
     t = re.sub(r"\bopt-?out\b", "opt out", t)
     t = re.sub(r"[.,!?;:\n\r()\[\]\"/]+", " | ", t)
@@ -380,71 +343,32 @@ _VOICE = _alt(r"phone calls?", r"calls?", "calling", "phoning", r"voicemails?", 
 _EMAIL = _alt(r"emails?", "emailing", r"newsletters?", "mailing list", "email list")
 _ALL = _alt("contact", "contacting", "reaching out", "reach out", "leave me alone", "do not contact")
 _ARRIVAL = _alt(
-    "bother",
-    "bothering",
-    "harass",
-    "harassing",
-    "spam",
-    "spamming",
-    "bug",
-    "bugging",
-    "pester",
-    "pestering",
-    "hassle",
-    "hassling",
+    *"bother bothering harass harassing spam spamming bug bugging pester pestering hassle hassling".split(),
+    *"notifications alerts reminders updates".split(),
     "hitting me up",
     "blowing up my phone",
-    "notifications",
-    "alerts",
-    "reminders",
-    "updates",
 )
-_PROMO = _alt(
-    r"promotions?",
-    r"promos?",
-    "offers",
-    "deals",
-    "ads",
-    r"advertisements?",
-    "advertising",
-    "marketing",
-    "specials",
-    "coupons",
-)
+_PROMO = _alt(*r"promotions? promos? offers deals ads advertisements? advertising marketing specials coupons".split())
 _CONTACT = _alt(_SMS, _MSG, _VOICE, _EMAIL, _ALL, _ARRIVAL, _PROMO, "text", "call", "message", "email")
 _SEND_OBJ = _alt(_CONTACT, "these", "this", "that", "those", "stuff", "crap", "junk", "things", "shit", "them")
+# Words that may sit between "stop" and what is stopped ("stop sending me all these damn texts").
 _FILL = (
     r"(?:(?:please|all|the|these|those|this|that|your|my|with|just|already|now|ever|it|them|any|more|"
-    r"anymore|fucking|freaking|frigging|friggin|effing|damn|damned|goddamn|bloody|stupid|annoying|"
-    r"constant|so|many|automated|auto|spammy|random|unwanted|sending|send|me|to|receive|receiving|"
-    r"get|getting|you|guys)\s+){0,5}"
+    r"anymore|fucking|fuckin|fcking|fking|fkn|freaking|freakin|frigging|friggin|frickin|effing|effin|"
+    r"damn|damned|goddamn|bloody|stupid|annoying|constant|so|many|automated|auto|spammy|random|"
+    r"unwanted|sending|send|me|to|receive|receiving|get|getting|you|guys)\s+){0,5}"
 )
-_STOPV = _alt("stop", "quit", "cease", "halt", "discontinue", "end")
+_STOPV = _alt("stop", "quit", "cease", "halt", "discontinue")  # not "end": "end the call" is a hang-up
 _LIST = _alt(
-    "mailing list",
-    "email list",
-    "text list",
-    "texting list",
-    "sms list",
-    "contact list",
-    "call list",
-    "calling list",
-    "marketing list",
-    "distribution list",
-    r"lists?",
-    "database",
-    "system",
-    "contacts",
-    "records",
-    r"texts?",
-    r"messages?",
-    "notifications",
-    "alerts",
-    r"emails?",
-    r"calls?",
+    r"(?:mailing|email|text|texting|sms|contact|call|calling|marketing|distribution) list",
+    *r"lists? database system contacts records texts? messages? notifications alerts emails? calls?".split(),
 )
 _CLAUSE = r"(?:^|\| |\b(?:please|just|so|and|then|ok|okay|now|seriously|said|again|but|also)\s+)"
-_TIME_PREF = re.compile(r"^\s*(?:before|after|until|till|between|during|at|on|in the|this|tonight|today)\b")
+# After "don't text me": only these endings make it a revocation ("don't text me the price" is not).
+_DONT_TAIL = re.compile(
+    r"^\s*(?:$|\||(?:anymore|again|ever|please|at all|no more|thanks|thank you|or|and|nor|ok|okay|"
+    r"period|seriously|unless)\b)"
+)
 
 # (pattern, name). Order matters only for the name reported in `matched`.
 _REVOCATIONS: list[tuple[re.Pattern[str], str]] = [
@@ -494,7 +418,7 @@ _REVOCATIONS: list[tuple[re.Pattern[str], str]] = [
         ),
         "remove_me",
     ),
-    (re.compile(r"\bunsubscribe\b"), "unsubscribe"),
+    (re.compile(r"\bunsubscribe\b|\b(?:already|i|i have|ive)\s+unsubscribed\b"), "unsubscribe"),
     # opt me out / I want to opt out / opt out of texts (not "opt out of the warranty")
     (
         re.compile(
@@ -533,7 +457,7 @@ _STOPISH = frozenset(
 _STOP_FILLERS = frozenset(
     "please it now already just ok okay thanks thank you all seriously omg damn leave me alone no not "
     "interested i said asked told again for real the fuck fucking wtf this guys man dude bro lol srsly "
-    "right asap immediately texting messages sir maam".split()
+    "right asap immediately with texting texts text messages messaging calls calling emails sir maam".split()
 )
 _WRONG_NUMBER = re.compile(r"\bwrong (?:number|person)\b|\bnot (?:the right|the correct) (?:number|person)\b")
 _WRONG_FILLERS = frozenset(
@@ -541,6 +465,15 @@ _WRONG_FILLERS = frozenset(
     "texting calling messaging".split()
 )
 _NEGATORS = frozenset({"did", "didnt", "dont", "never", "not", "doesnt", "cant", "couldnt", "shouldnt", "wouldnt"})
+
+
+def _only_stop(words: list[str]) -> bool:
+    """A sentence that says nothing but stop, politely or not ("stop please", "I said STOP")."""
+    if not any(w in _STOPISH for w in words):
+        return False
+    if not all(w in _STOPISH or w in _STOP_FILLERS for w in words):
+        return False
+    return not any(a in _NEGATORS and b in _STOPISH for a, b in itertools.pairwise(words))
 
 
 def _negated(norm: str, start: int) -> bool:
@@ -623,18 +556,19 @@ def classify_consent_message(
     if squashed in kw.help:
         return ConsentIntent("help", "keyword", here, keyword=squashed, matched=squashed, text=text)
 
+    for sentence in re.split(r"[.!?\n]+", text):  # "STOP. I bought elsewhere" (not "stop, I meant…")
+        words = _normalise(sentence).replace("|", " ").split()
+        if _only_stop(words):
+            return _intent("only_stop", " ".join(words), text, channel)
     norm = _normalise(text)
     words = [w for w in norm.split() if w != "|"]
-    if any(w in _STOPISH for w in words) and all(w in _STOPISH or w in _STOP_FILLERS for w in words):
-        if not any(a in _NEGATORS and b in _STOPISH for a, b in zip(words, words[1:], strict=False)):
-            return _intent("only_stop", " ".join(words), text, channel)
     if _WRONG_NUMBER.search(norm) and all(w in _WRONG_FILLERS for w in words):
         return _intent("wrong_number", " ".join(words), text, channel)
     for pattern, name in _REVOCATIONS:
         for m in pattern.finditer(norm):
             if name == "stop_contact" and _negated(norm, m.start()):
                 continue
-            if name == "dont_contact" and _TIME_PREF.match(norm[m.end() :]):
+            if name == "dont_contact" and not _DONT_TAIL.match(norm[m.end() :]):
                 continue  # "don't call me before noon" is a preference, not a revocation
             return _intent(name, m.group(0).strip("| "), text, channel)
     return None
@@ -994,16 +928,18 @@ class ConsentGate:
         zones = [ZoneInfo(z) for z in recipient.zones]
         hours = chan_rule.quiet_hours
         caps = await self._caps(customer_ids, channel, purpose, at, states) if chan_rule.state_rules else []
+
+        def local(t: dt.datetime | None) -> dt.datetime | None:  # next_allowed_at in the recipient's zone
+            return t.astimezone(zones[0]) if t else None
+
         if hours and not self._in_window(at, zones, states):
-            nxt = self._next_allowed(at, zones, states, caps)
-            local = at.astimezone(zones[0])
-            window = self._window(local.date(), states)
+            window = self._window(at.astimezone(zones[0]).date(), states)
             details["window"] = window.label() if window else None
             return Decision(
                 False,
                 "quiet_hours",
                 f"Outside sending hours ({details['window']}) in the recipient's time ({', '.join(recipient.zones)}).",
-                next_allowed_at=nxt,
+                next_allowed_at=local(self._next_allowed(at, zones, states, caps)),
                 details=details,
             )
         for limit, sends, label in caps:
@@ -1014,7 +950,7 @@ class ConsentGate:
                     False,
                     "daily_cap",
                     f"{limit} proactive messages per {self.rules.cap_window_hours} h reached ({label}).",
-                    next_allowed_at=nxt,
+                    next_allowed_at=local(nxt),
                     details=details,
                 )
         return Decision(True, "ok", "Allowed.", details=details)
@@ -1144,7 +1080,8 @@ class ConsentGate:
         message_id: str | None = None,
     ) -> bool:
         """Note a message that went out: proactive sends count against caps; an opt-out
-        confirmation is claimed so there is only one. Returns False when that claim was taken."""
+        confirmation is claimed so there is only one. Returns False when that claim was taken.
+        (For a merged journey, claim with `claim_confirmation(all ids)` before sending instead.)"""
         at = _aware(at)
         if purpose == "opt_out_confirmation":
             decision = await self._confirmation(await self.state([customer_id], at=at), channel, at, claim=True)
@@ -1304,7 +1241,7 @@ async def _journey(deps: ToolDeps) -> tuple[list[str], dict[str, Any]]:
     store = CustomerStore(deps.redis, deps.keys)
     customer = await store.find(cid)
     if customer is None:
-        return [cid], {}
+        return [cid], {"to_phone": None}
     where = {
         "to_phone": customer.phones[0] if customer.phones else None,
         "recipient_state": customer.state,

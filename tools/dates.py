@@ -262,7 +262,8 @@ def _scan_days(sc: _Scanner, p: _Parts, today: dt.date) -> None:
     if sc.take(r"\bend of (?:the |this )?week\b"):
         days(max(monday + dt.timedelta(days=3), today), monday + dt.timedelta(days=5))
     if m := sc.take(r"\b(?P<mod>this|next|the following) week\b", r"\bweek after (?P<mod>next)\b"):
-        start = monday + dt.timedelta(days={"this": 0, "next": 7}.get(m["mod"], 14) if "after" not in m[0] else 14)
+        offset = {"this": 0, "next": 7}.get(m["mod"], 14) if not m[0].startswith("week after") else 14
+        start = monday + dt.timedelta(days=offset)
         days(max(start, today), start + dt.timedelta(days=6))
     if m := sc.take(rf"\b(?:(?P<mod>this coming|this|next|coming|upcoming|on) )?(?P<wd>{'|'.join(_WEEKDAYS)})s?\b"):
         wd = _WEEKDAYS.index(m["wd"])
@@ -518,7 +519,7 @@ def _fallback(s: str, local_now: dt.datetime, tz: ZoneInfo, slot: int) -> When |
     """Long-tail dates via dateparser, English only (other languages can make a miss take seconds)."""
     if not re.search(rf"\d|\b(?:{_MONTH_NAMES})\b", s):
         return None
-    import dateparser
+    import dateparser  # type: ignore[import-untyped]  # imported on first use: most phrases never need it
 
     base = local_now.replace(tzinfo=None)
     parsed = dateparser.parse(
@@ -534,3 +535,8 @@ def _fallback(s: str, local_now: dt.datetime, tz: ZoneInfo, slot: int) -> When |
     start = max(_at(parsed.date(), 0, tz), local_now)
     end = _at(parsed.date() + dt.timedelta(days=1), 0, tz)
     return When(start, end, False, _describe(start, end, False, None))
+
+
+def warm_up() -> None:
+    """Load dateparser's English data now (~0.2 s once per process) instead of in a customer's turn."""
+    _fallback("december 3 2030", dt.datetime.now(dt.UTC), ZoneInfo("UTC"), 30)

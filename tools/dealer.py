@@ -84,6 +84,8 @@ class Holiday(BaseModel):
 
 
 class StaffMember(BaseModel):
+    model_config = ConfigDict(extra="allow")  # e.g. languages spoken
+
     id: str
     name: str
     team: str  # e.g. sales, service, bdc

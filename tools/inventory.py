@@ -54,6 +54,14 @@ FEED_FIELDS: tuple[str, ...] = (
 )  # fmt: skip
 
 
+# Equipment nearly every modern unit has: it only dilutes a vehicle's embedding (and costs time).
+COMMON_FEATURES = frozenset(
+    {"backup camera", "bluetooth", "keyless entry", "apple carplay", "android auto", "blind spot monitor",
+     "adaptive cruise control", "alloy wheels", "push button start", "power windows", "power locks",
+     "cruise control", "air conditioning", "usb ports", "rearview camera"}
+)  # fmt: skip
+
+
 def format_money(value: Decimal | int | None) -> str:
     if value is None:
         return "call for price"
@@ -138,10 +146,12 @@ class Vehicle(BaseModel):
             if self.seats >= 7:
                 lines.append("Third-row seating, three rows, room for a big family.")
         fuel = fuel_family(self.fuel_type, self.is_hybrid)
-        if fuel in {"hybrid", "phev"}:
+        if fuel == "phev":
+            lines.append("Plug-in hybrid: drives on battery power, then excellent fuel economy, high MPG.")
+        elif fuel == "hybrid":
             lines.append("Hybrid, excellent fuel economy, good on gas, high MPG.")
         elif fuel == "electric":
-            lines.append("Electric vehicle, no gas needed.")
+            lines.append("All-electric EV, battery powered, zero emissions, charge at home, never buy gas.")
         elif self.fuel_type:
             lines.append(f"{self.fuel_type} engine.")
         drive = drive_family(self.drivetrain)
@@ -151,8 +161,9 @@ class Vehicle(BaseModel):
             lines.append("Four-wheel drive 4x4, off-road capable.")
         if self.exterior_color:
             lines.append(f"{self.exterior_color} exterior.")
-        if self.features:
-            lines.append("Features: " + ", ".join(self.features) + ".")
+        notable = [f for f in self.features if f.lower() not in COMMON_FEATURES]
+        if notable:
+            lines.append("Features: " + ", ".join(notable) + ".")
         return " ".join(lines)
 
     def feed_view(self) -> dict[str, Any]:
@@ -340,10 +351,10 @@ class InventoryStore:
         pipe.set(self.keys.vehicle(vehicle.vin), vehicle.model_dump_json())
         if in_feed:
             pipe.sadd(self.keys.vehicles(), vehicle.vin)
-        else:
+            if vehicle.stock_number:
+                pipe.hset(self.keys.stock_index(), vehicle.stock_number, vehicle.vin)
+        else:  # left the feed: its stock number keeps pointing here unless a new unit takes it
             pipe.srem(self.keys.vehicles(), vehicle.vin)
-        if vehicle.stock_number:
-            pipe.hset(self.keys.stock_index(), vehicle.stock_number, vehicle.vin)
 
     def queue_event(self, pipe: Pipeline, event: InventoryEvent) -> None:
         pipe.xadd(self.keys.inventory_events(), event.fields(), maxlen=EVENTS_MAXLEN, approximate=True)
@@ -423,7 +434,7 @@ def _strip_hybrid(ws: Iterable[str]) -> list[str]:
 
 def model_matches(query: str, v: Vehicle) -> bool:
     """Model match that forgives spacing, hyphens, plurals, a leading make and a trailing trim."""
-    q = words(query)
+    q = ["hybrid" if w == "hybrids" else w for w in words(query)]
     q = [w for w in q if not make_matches(w, v.make)] or q
     if "hybrid" in q and not v.is_hybrid:
         return False
@@ -504,16 +515,23 @@ def color_family_of_query(query: str) -> str | None:
 
 
 def color_matches(query: str, color: str | None) -> bool:
-    """A family word matches every shade of it; anything else matches the paint name itself."""
+    """A family word matches every shade of it; a paint name matches itself, word by word
+    ("celestial silver"); "dark gray" falls back to its family word. "silver or gray" is either."""
     if not color:
         return False
+    paint = color.lower()
     for part in re.split(r"\bor\b|,|/|\band\b", query.lower()):
-        if not part.strip():
+        q = words(part)
+        if not q:
             continue
         fam = color_family_of_query(part)
-        if fam is not None and fam in color_families(color):
+        if fam is not None:
+            if fam in color_families(color):
+                return True
+            continue
+        if re.search(r"\b" + r"[^a-z0-9]*".join(map(re.escape, q)), paint):
             return True
-        if normalize(part) and normalize(part) in normalize(color):
+        if {f for w in q if (f := color_family_of_query(w))} & color_families(color):
             return True
     return False
 
@@ -836,8 +854,13 @@ async def _semantic_scores(deps: ToolDeps, text: str, pool: list[Vehicle]) -> di
 # --- closest alternatives ------------------------------------------------------------------
 
 PRICE_SLACK = 0.15  # "a little over budget" that a salesperson would still show
-_LABELS = {"year_min": "year", "year_max": "year", "seats_min": "seats", "fuel_type": "fuel",
-           "body_style": "body style"}  # fmt: skip
+_LABELS = {
+    "year_min": "year",
+    "year_max": "year",
+    "seats_min": "seats",
+    "fuel_type": "fuel",
+    "body_style": "body style",
+}
 
 
 def _relaxation_plan(crit: Criteria, known: list[Vehicle]) -> list[tuple[Criteria, Sort]]:
@@ -871,16 +894,34 @@ def _relaxation_plan(crit: Criteria, known: list[Vehicle]) -> list[tuple[Criteri
             steps.append((replace(c, model=None, make=None, body_style=body), sort))
     c = replace(details_free, price_max=None, price_min=None, mileage_max=None)
     steps.append((c, "price_asc" if priced else "relevance"))
-    steps.append((replace(c, condition=None, year_min=None, year_max=None, drivetrain=None, fuel_type=None,
-                          seats_min=None), "relevance"))  # fmt: skip
+    steps.append(
+        (
+            replace(c, condition=None, year_min=None, year_max=None, drivetrain=None, fuel_type=None, seats_min=None),
+            "relevance",
+        )
+    )
     return steps
 
 
 def _explain(crit: Criteria, found: list[Vehicle]) -> list[str]:
     """One plain reason per original constraint that some shown alternative does not meet."""
     reasons: list[str] = []
-    for name in ("make", "model", "body_style", "trim", "color", "price_max", "price_min", "mileage_max",
-                 "condition", "year_min", "year_max", "drivetrain", "fuel_type", "seats_min"):  # fmt: skip
+    for name in (
+        "make",
+        "model",
+        "body_style",
+        "trim",
+        "color",
+        "price_max",
+        "price_min",
+        "mileage_max",
+        "condition",
+        "year_min",
+        "year_max",
+        "drivetrain",
+        "fuel_type",
+        "seats_min",
+    ):
         wanted = getattr(crit, name)
         if wanted is None:
             continue
@@ -889,8 +930,10 @@ def _explain(crit: Criteria, found: list[Vehicle]) -> list[str]:
             continue
         if name == "price_max":
             top = max(v.price for v in misses if v.price is not None)
-            reasons.append(f"price: nothing that fits at or under {format_money(round(wanted))} "
-                           f"(these go up to {format_money(top)})")  # fmt: skip
+            reasons.append(
+                f"price: nothing that fits at or under {format_money(round(wanted))} "
+                f"(these go up to {format_money(top)})"
+            )
         elif name == "price_min":
             reasons.append(f"price: some are under {format_money(round(wanted))}")
         elif name == "mileage_max":
@@ -958,11 +1001,22 @@ async def search_inventory(
     offerable matches, `alternatives` holds the closest units and `relaxed` says what was loosened.
     """
     crit = Criteria(
-        condition=condition, year_min=year_min, year_max=year_max, make=make, model=model, trim=trim,
-        body_style=body_style, color=color, price_min=price_min, price_max=price_max,
-        mileage_max=mileage_max, drivetrain=drivetrain, fuel_type=fuel_type, seats_min=seats_min,
+        condition=condition,
+        year_min=year_min,
+        year_max=year_max,
+        make=make,
+        model=model,
+        trim=trim,
+        body_style=body_style,
+        color=color,
+        price_min=price_min,
+        price_max=price_max,
+        mileage_max=mileage_max,
+        drivetrain=drivetrain,
+        fuel_type=fuel_type,
+        seats_min=seats_min,
         features=[f for f in features or [] if f.strip()],
-    )  # fmt: skip
+    )
     limit = max(1, min(limit, 25))
     store = InventoryStore(deps.redis, deps.keys)
     everything = await store.all()
@@ -1049,8 +1103,13 @@ class Vocabulary:
     def extract(self, text: str) -> dict[str, list[str]]:
         """Longest-first matches of up to 4 words: {"make": [...], "model": [...], ...}."""
         tokens = words(text)
-        tables = [("model", self.models), ("make", self.makes), ("body_style", self.body_styles),
-                  ("color", self.colors), ("trim", self.trims)]  # fmt: skip
+        tables = [
+            ("model", self.models),
+            ("make", self.makes),
+            ("body_style", self.body_styles),
+            ("color", self.colors),
+            ("trim", self.trims),
+        ]
         found: dict[str, list[str]] = {name: [] for name, _ in tables}
         i = 0
         while i < len(tokens):
@@ -1179,12 +1238,27 @@ async def search_inventory_tool(
     """
     deps = deps_from_config(config)
     result = await search_inventory(
-        deps, condition=condition, year_min=year_min, year_max=year_max, make=make, model=model,
-        trim=trim, body_style=body_style, color=color, price_min=price_min, price_max=price_max,
-        mileage_max=mileage_max, drivetrain=drivetrain, fuel_type=fuel_type, seats_min=seats_min,
-        features=features, text=text, sort=sort, limit=min(limit, 10),
+        deps,
+        condition=condition,
+        year_min=year_min,
+        year_max=year_max,
+        make=make,
+        model=model,
+        trim=trim,
+        body_style=body_style,
+        color=color,
+        price_min=price_min,
+        price_max=price_max,
+        mileage_max=mileage_max,
+        drivetrain=drivetrain,
+        fuel_type=fuel_type,
+        seats_min=seats_min,
+        features=features,
+        text=text,
+        sort=sort,
+        limit=min(limit, 10),
         include_in_transit=include_in_transit,
-    )  # fmt: skip
+    )
     return result.to_text()
 
 

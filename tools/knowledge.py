@@ -25,11 +25,24 @@ from tools.dealer import WEEKDAYS, DealerConfig, Department, OpenHours
 
 log = logging.getLogger(__name__)
 
-MIN_SCORE = 0.3  # cosine similarity below which a passage is not about the question
+# MiniLM scores short questions low: the right section of a real question scores ~0.25-0.7 cosine,
+# off-topic questions stay under ~0.12, so below MIN_SCORE a passage is not about the question.
+# Ranking adds LEXICAL_WEIGHT x (share of the question's words found in the passage): on the demo
+# documents "when are you open on saturday" otherwise ranks "Holiday closures" above the hours.
+# Passages more than RELATIVE_WINDOW below the best one are noise next to the real answer.
+MIN_SCORE = 0.2
+LEXICAL_WEIGHT = 0.3
+RELATIVE_WINDOW = 0.15
 MAX_CHUNK_CHARS = 1200  # MiniLM reads ~256 tokens; longer sections are split by paragraph
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _HOURS_INTENT = re.compile(r"\b(hours?|open(ing|s)?|clos(e|es|ed|ing)|when\s+can\s+i\s+come)\b", re.I)
+_WORD = re.compile(r"[a-z0-9]+")
+_STOPWORDS = frozenset(
+    "a an the and or of to in on at for with by from is are was were be been am do does did you your we our us "
+    "i me my it its this that these those what when where which who how can could would should will may might "
+    "must have has had there here any some about as if so not no yes please".split()
+)
 _DAY_NAMES = dict(zip(WEEKDAYS, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True))
 
 
@@ -144,6 +157,11 @@ def load_chunks(folder: Path) -> list[Chunk]:
 # --- index and search ------------------------------------------------------------------------
 
 
+def _terms(text: str) -> set[str]:
+    words = (w for w in _WORD.findall(text.lower()) if len(w) > 1 and w not in _STOPWORDS)
+    return {w[:-1] if len(w) > 4 and w.endswith("s") else w for w in words}
+
+
 def knowledge_index(store: VectorStore, dealer_id: str) -> VectorIndex:
     return store.collection(f"kb_{dealer_id}")
 
@@ -185,24 +203,33 @@ async def index_knowledge(store: VectorStore, dealer: DealerConfig) -> int:
     return len(chunks)
 
 
-async def search_knowledge(
-    deps: ToolDeps, question: str, k: int = 3, *, min_score: float = MIN_SCORE
-) -> list[Passage]:
-    """The dealer's passages most relevant to `question` (best first, at least `min_score`);
-    their texts are recorded in `deps.facts.knowledge` so the outbound guard lets them be quoted."""
+async def search_knowledge(deps: ToolDeps, question: str, k: int = 3, *, min_score: float = MIN_SCORE) -> list[Passage]:
+    """The dealer's passages most relevant to `question`, best first. `score` is the ranking relevance
+    (cosine similarity plus the shared-words bonus); a passage needs cosine ≥ `min_score` and a score
+    close to the best one. Texts go to `deps.facts.knowledge` so the outbound guard lets them be quoted."""
     store = deps.services.get("vectors")
     if store is None:
         raise ToolError("the dealership's information is not available right now")
-    hits = await knowledge_index(store, deps.dealer.id).query(question, k=max(1, min(k, 10)))
+    k = max(1, min(k, 10))
+    hits = await knowledge_index(store, deps.dealer.id).query(question, k=min(4 * k, 40))
+    asked = _terms(question)
+    ranked = sorted(
+        (
+            (h.score + LEXICAL_WEIGHT * len(asked & _terms(h.text)) / max(1, len(asked)), h)
+            for h in hits
+            if h.score >= min_score
+        ),
+        key=lambda pair: -pair[0],
+    )
     passages = [
         Passage(
             source=str(h.metadata.get("source", "")),
             heading=str(h.metadata.get("heading", "")),
             text=h.text,
-            score=round(h.score, 3),
+            score=round(score, 3),
         )
-        for h in hits
-        if h.score >= min_score
+        for score, h in ranked[:k]
+        if score >= ranked[0][0] - RELATIVE_WINDOW
     ]
     deps.facts.knowledge.extend(p.text for p in passages)
     return passages

@@ -360,16 +360,16 @@ _TRADE_CLAUSE = re.compile(
 
 
 def _trade_in(s: str, e: Entities, matcher: Matcher) -> str:
-    m = _TRADE_CLAUSE.search(s)
     owe = re.search(r"\b(?:owe|payoff(?: is)?|pay ?off(?: is)?|left on (?:it|the loan)|balance(?: is)?)\s(?:about |around |like |roughly )?"
                     r"(?:is\s)?\$?\s?(\d+(?:\.\d+)?)\s?(k|grand|thousand)?", s)
     if owe:
         e.trade_in["payoff"] = _dollars(owe.group(1), owe.group(2), dollar_sign=False, price_context=True)
         s = s[: owe.start()] + " " + s[owe.end() :]
+    m = _TRADE_CLAUSE.search(s)
     if not m:
         return s
     clause = next(g for g in m.groups() if g is not None)
-    clause = re.split(r"\b(?:for (?:a|an|the|something|one)|and (?:get|buy|looking|want)|towards?|into|because|but)\b", clause)[0]
+    clause = re.split(r"\b(?:for (?:a|an|the|something|one)|and (?:get|buy|looking|want|i)|towards?|into|because|but)\b", clause)[0]
     year = re.search(rf"\b{_YEAR}\b", clause)
     make, model = matcher.any_model(clause)
     miles = re.search(r"\b(\d+(?:\.\d+)?)\s?(k|thousand)?" + _MILES, clause)

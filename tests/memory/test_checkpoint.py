@@ -87,9 +87,7 @@ async def test_graph_resumes_across_turns_and_restart(redis_handle: RedisHandle,
     await second.aclose()
 
 
-async def test_keys_live_under_the_dealer_and_one_slot_per_thread(
-    saver: AsyncRedisCheckpointSaver, keys: Keys
-) -> None:
+async def test_keys_live_under_the_dealer_and_one_slot_per_thread(saver: AsyncRedisCheckpointSaver, keys: Keys) -> None:
     graph = _chat_graph(saver)
     for thread in ("cust-a", "cust-b"):
         await graph.ainvoke({"said": ["hi"]}, {"configurable": {"thread_id": thread}})

@@ -133,6 +133,8 @@ SALES_TABLE = [
     ("the day after tomorrow at 3", "11-19 15:00", "11-19 15:30", True),
     ("in 2 hours", "11-17 20:30", "11-17 21:30", False),
     ("in an hour", "11-17 19:30", "11-17 20:30", False),
+    ("week after next", "11-30 00:00", "12-07 00:00", False),
+    ("the following week", "11-30 00:00", "12-07 00:00", False),
 ]
 
 
@@ -238,6 +240,7 @@ def test_fallback_uses_dateparser_in_english_only(monkeypatch: pytest.MonkeyPatc
     assert settings["PREFER_DATES_FROM"] == "future" and settings["RETURN_AS_TIMEZONE_AWARE"] is False
     assert settings["RELATIVE_BASE"] == NOW.replace(tzinfo=None)
     assert dates.parse_when("no digits here", NOW, NY) is None
+    dates.warm_up()  # the composition root may load dateparser's data before the first turn
 
 
 # --- DST: 2026-11-01 02:00 EDT -> 01:00 EST in New York ------------------------------------------------

@@ -7,8 +7,11 @@ feed is regenerated with other units.
 
 from __future__ import annotations
 
+import asyncio
 import csv
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,6 +19,7 @@ import pytest
 
 from integrations.inventory_csv import import_inventory
 from memory.keys import Keys
+from memory.redis import RedisHandle
 from tools.context import ToolDeps, ToolError
 from tools.dealer import load_dealer_config
 from tools.inventory import (
@@ -288,3 +292,74 @@ async def test_vocabulary_extracts_stocked_entities(deps: ToolDeps) -> None:
     assert found["make"] == ["Chevrolet"] and found["body_style"] == ["pickup"]
     assert found["color"] == ["silver", "gray"] and found["trim"] == ["TRD Off-Road"]
     assert await inventory_vocabulary(deps) is vocab  # cached per inventory version
+
+
+# --- semantic search (needs the embedder) ----------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def vector_store(tmp_path_factory: pytest.TempPathFactory):
+    """One embedder per test session (loading it costs seconds); embedded Chroma in a temp dir."""
+    from memory.embeddings import get_embedder
+    from memory.vectors import open_vector_store
+
+    return open_vector_store(None, tmp_path_factory.mktemp("chroma"), get_embedder())
+
+
+@pytest.fixture(scope="session")
+def semantic_keys(redis_handle: RedisHandle, vector_store) -> Iterator[Keys]:
+    """The demo feed imported with vectors once per session (embedding it takes seconds), under its
+    own dealer namespace; the tests below only read it."""
+    keys = Keys(f"sem{uuid.uuid4().hex[:10]}")
+    client = redis_handle.client()
+
+    async def load() -> None:
+        try:
+            report = await import_inventory(client, keys, DEMO_FEED, vectors=vector_store)
+            assert report.warnings == [] and report.vectors_upserted == len(demo_rows())
+        finally:
+            await client.connection_pool.disconnect()
+
+    asyncio.run(load())
+    yield keys
+    sync = redis_handle.sync_client()
+    for key in sync.scan_iter(match=keys.scan_pattern(), count=500):
+        sync.delete(key)
+    sync.close()
+
+
+@pytest.fixture
+def semantic_deps(deps: ToolDeps, semantic_keys: Keys, vector_store) -> ToolDeps:
+    return replace(deps, keys=semantic_keys, services={"vectors": vector_store})
+
+
+FAMILY = "family SUV with a third row, good on gas"
+
+
+async def test_family_suv_with_third_row_good_on_gas(semantic_deps: ToolDeps) -> None:
+    result = await search_inventory(semantic_deps, text=FAMILY)
+    top = result.matches
+    assert len(top) == 5 and all((v.seats or 0) >= 7 for v in top)
+    assert all(body_family(v.body_style) in {"suv", "minivan"} for v in top)
+    assert top[0].is_hybrid and sum(v.is_hybrid for v in top) >= 4  # hybrids ranked up
+    assert all(v.status != "sold" for v in top)
+    assert FAMILY in result.to_text()
+
+
+async def test_text_is_ranked_within_structured_filters(semantic_deps: ToolDeps) -> None:
+    result = await search_inventory(semantic_deps, text=FAMILY, price_max=40000, limit=3)
+    assert result.matches and all(v.price is not None and v.price <= 40000 for v in result.matches)
+    assert all((v.seats or 0) >= 7 for v in result.matches)
+    cheapest = await search_inventory(semantic_deps, text=FAMILY, sort="price_asc", limit=3)
+    prices = [v.price for v in cheapest.matches]
+    assert prices == sorted(prices) and all((v.seats or 0) >= 7 for v in cheapest.matches)
+
+
+async def test_semantic_ranking_comes_from_the_vector_index(semantic_deps: ToolDeps) -> None:
+    result = await search_inventory(semantic_deps, text="a battery powered car, no more gas stations")
+    assert [v.fuel_type for v in result.matches[:3]] == ["electric"] * 3
+
+
+async def test_text_search_without_vectors_falls_back_to_words(deps: ToolDeps) -> None:
+    result = await search_inventory(deps, text=FAMILY, limit=3)
+    assert all((v.seats or 0) >= 7 and v.is_hybrid for v in result.matches)

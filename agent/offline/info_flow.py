@@ -1,0 +1,292 @@
+"""Questions the dealership's own information answers: hours, location, contact, financing, trade-ins,
+service prices. Hours come from the dealer config; everything else is quoted from the knowledge
+documents retrieved in this turn (never paraphrased into new figures)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from agent.guards import format_phone
+from agent.offline.state import Turn
+from tools.context import ToolError
+from tools.dates import day_label, parse_when
+from tools.knowledge import open_now, search_knowledge
+
+_DEPT_WORDS = {"service": r"\bservice\b|\bshop\b|\bmechanic", "parts": r"\bparts\b"}
+
+
+def department_of(t: Turn, default: str = "sales") -> str:
+    for dept, rx in _DEPT_WORDS.items():
+        if dept in t.deps.dealer.departments and re.search(rx, t.parse.norm):
+            return dept
+    return default if default in t.deps.dealer.departments else next(iter(t.deps.dealer.departments))
+
+
+def fmt_time(x: dt.time) -> str:
+    hour = x.hour % 12 or 12
+    suffix = "AM" if x.hour < 12 else "PM"
+    return f"{hour} {suffix}" if x.minute == 0 else f"{hour}:{x.minute:02d} {suffix}"
+
+
+def day_ranges(t: Turn, dept: str, day: dt.date) -> tuple[str | None, str]:
+    """(holiday name, "9 AM–8 PM" or "closed") for one local day."""
+    dealer = t.deps.dealer
+    holiday = dealer.holiday_on(day, dept)
+    if holiday:
+        return holiday.name, "closed"
+    ranges = dealer.department(dept).open_hours(day).ranges
+    if not ranges:
+        return None, "closed"
+    return None, ", ".join(f"{fmt_time(a)}–{fmt_time(b)}" for a, b in ranges)
+
+
+def next_opening(t: Turn, dept: str, at: dt.datetime) -> dt.datetime | None:
+    dealer = t.deps.dealer
+    local = at.astimezone(dealer.tz)
+    for offset in range(15):
+        day = local.date() + dt.timedelta(days=offset)
+        if dealer.holiday_on(day, dept):
+            continue
+        for start, _ in dealer.department(dept).open_hours(day).ranges:
+            when = dt.datetime.combine(day, start, tzinfo=dealer.tz)
+            if when > local:
+                return when
+    return None
+
+
+def relative_day(t: Turn, day: dt.date) -> str:
+    today = t.now.date()
+    if day == today:
+        return "today"
+    if day == today + dt.timedelta(days=1):
+        return "tomorrow"
+    if 0 < (day - today).days < 7:
+        return f"{day:%A}"
+    return day_label(day)
+
+
+_HOLIDAY_WORDS = {
+    "thanksgiving": "Thanksgiving",
+    "christmas": "Christmas",
+    "new year": "New Year",
+    "memorial": "Memorial",
+    "labor day": "Labor",
+    "july 4": "Independence",
+    "4th of july": "Independence",
+    "fourth of july": "Independence",
+    "independence": "Independence",
+}
+
+
+def _asked_day(t: Turn) -> dt.date | None:
+    s = t.parse.norm
+    dealer = t.deps.dealer
+    for word, name in _HOLIDAY_WORDS.items():
+        if word in s:
+            upcoming = sorted(
+                (h for h in dealer.holidays if name.lower() in h.name.lower() and h.date >= t.now.date()),
+                key=lambda h: h.date,
+            )
+            if upcoming:
+                return upcoming[0].date
+    if not t.ents.has_time:
+        return None
+    when = parse_when(t.parse.raw, t.deps.now(), dealer.tz)
+    return when.start.astimezone(dealer.tz).date() if when else None
+
+
+async def handle_hours(t: Turn) -> None:
+    dept = department_of(t)
+    dealer = t.deps.dealer
+    label = dealer.department(dept).label or dept.title()
+    day = _asked_day(t)
+    now = t.now
+    if day is not None and day != now.date():
+        holiday, hours = day_ranges(t, dept, day)
+        when = relative_day(t, day)
+        if holiday:
+            t.out.say("hours_holiday", 0, dept=label, when=when, day=day_label(day), holiday=holiday)
+        elif hours == "closed":
+            t.out.say("hours_day_closed", 0, dept=label, when=when, day=day_label(day))
+        else:
+            t.out.say("hours_day", 0, dept=label, when=when, day=day_label(day), hours=hours)
+    else:
+        is_open, status = open_now(dealer, dept, now)
+        _, hours = day_ranges(t, dept, now.date())
+        if re.search(r"\bclos(?:e|es|ing)\b", t.parse.norm) and is_open:
+            t.out.say("hours_closes_today", 0, dept=label, status=status)
+        elif is_open:
+            t.out.say("hours_open_now", 0, dept=label, status=status, hours=hours)
+        else:
+            t.out.say("hours_closed_now", 0, dept=label, status=status)
+    t.out.add(_week(t, dept), 2)
+    t.out.offer("Book a visit", "Directions")
+
+
+def _week(t: Turn, dept: str) -> str:
+    """The whole week, grouped ("Mon–Fri 9 AM–8 PM; Sat 9 AM–7 PM; Sun 11 AM–5 PM")."""
+    dealer = t.deps.dealer
+    d = dealer.department(dept)
+    names = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    groups: list[tuple[list[str], str]] = []
+    monday = t.now.date() - dt.timedelta(days=t.now.weekday())
+    for i, name in enumerate(names):
+        ranges = d.open_hours(monday + dt.timedelta(days=i)).ranges
+        spec = ", ".join(f"{fmt_time(a)}–{fmt_time(b)}" for a, b in ranges) or "closed"
+        if groups and groups[-1][1] == spec:
+            groups[-1][0].append(name)
+        else:
+            groups.append(([name], spec))
+    text = "; ".join(f"{g[0]}{'–' + g[-1] if len(g) > 1 else ''} {spec}" for g, spec in groups)
+    return t.out.t("hours_week", dept=d.label or dept.title(), week=text)
+
+
+async def handle_location(t: Turn) -> None:
+    dealer = t.deps.dealer
+    t.out.say("location", 0, name=dealer.name, address=dealer.address.one_line())
+    s = t.parse.norm
+    if re.search(r"\bfrom\b|airport|downtown|directions?|get there|how (?:do|can|would) i get|i-?275|highway|exit|"
+                 r"parking|park\b|how far", s):
+        topic = "parking" if re.search(r"\bpark", s) else s
+        quote = await knowledge_quote(t, f"directions {topic}", _keywords(s) or ["directions"], sentences=2)
+        if quote:
+            t.out.add(quote, 1)
+    t.out.offer("Hours", "Book a visit")
+
+
+async def handle_contact(t: Turn) -> None:
+    dealer = t.deps.dealer
+    depts = ", ".join(
+        f"{(d.label or n).lower()} {format_phone(d.phone, t.channel)}" for n, d in dealer.departments.items() if d.phone
+    )
+    t.out.say("contact", 0, name=dealer.name, phone=format_phone(dealer.phone, t.channel), depts=depts,
+              website=dealer.website)
+
+
+async def handle_financing(t: Turn, *, credit: bool = False) -> None:
+    question = t.parse.raw if not credit else f"credit challenges approval {t.parse.raw}"
+    keys = ["credit", "lender", "approv", "decid"] if credit else _keywords(t.parse.norm) or ["financ", "lender"]
+    quote = await knowledge_quote(t, question, keys, sentences=2)
+    if credit:
+        t.out.say("credit_intro", 0)
+    if quote:
+        t.out.add(quote, 0)
+    elif not credit:
+        t.out.say("financing_generic", 0, name=t.deps.dealer.name)
+    if not credit:
+        t.out.say("financing_next", 1)
+        t.out.offer("Talk to finance", "Browse inventory")
+
+
+async def handle_trade_in(t: Turn) -> None:
+    e = t.ents
+    trade = {**(t.dialogue.get("trade_in") or {}), **e.trade_in}
+    if trade:
+        t.dialogue["trade_in"] = trade
+        t.profile_updates["trade_in"] = {k: v for k, v in trade.items() if k != "description"}
+        desc = " ".join(str(trade[k]) for k in ("year", "make", "model") if trade.get(k))
+        if desc:
+            t.out.say("trade_noted", 0, vehicle=desc)
+    question = "trade-in appraisal how it works offer"
+    if "payoff" in e.trade_in or re.search(r"\bowe\b|payoff|loan", t.parse.norm):
+        question = "still owe money on trade payoff lender"
+    quote = await knowledge_quote(t, question, ["apprais", "offer", "payoff", "lender", "free"], sentences=2)
+    if re.search(r"\bworth\b|\bvalue\b|how much|give me", t.parse.norm):
+        t.out.say("trade_no_number", 0)
+    if quote:
+        t.out.add(quote, 1)
+    t.out.say("trade_offer_appraisal", 1)
+    t.set_pending("offer_booking", department="sales", kind="trade_appraisal")
+    t.out.offer("Book an appraisal", "Not now")
+
+
+_SERVICE_KEYWORDS = {
+    "oil_change": ["oil change"],
+    "tire_rotation": ["rotation"],
+    "brake_inspection": ["brake"],
+    "alignment": ["alignment"],
+    "battery": ["battery"],
+    "diagnostic": ["diagnostic"],
+    "state_inspection": ["inspection", "vin verification"],
+    "recall": ["recall"],
+    "maintenance": ["toyotacare", "maintenance"],
+}
+
+
+async def handle_service_price(t: Turn) -> None:
+    kind = t.ents.service_kind
+    words = _SERVICE_KEYWORDS.get(kind or "", []) or _keywords(t.parse.norm) or ["service"]
+    question = t.parse.raw if kind is None else f"{' '.join(words)} price"
+    passages = await _passages(t, question, k=4)
+    picked = _sentences(passages, words, sentences=3, money=True)
+    if picked:
+        t.out.say("service_price_intro", 0)
+        t.out.add(picked, 0)
+        t.out.say("service_price_note", 2)
+    else:
+        t.out.say("service_price_unknown", 0)
+    if kind:
+        t.out.say("service_offer_booking", 1)
+        t.set_pending("offer_booking", department="service", kind=kind)
+        t.out.offer("Book it", "Not now")
+
+
+# --- knowledge quoting -------------------------------------------------------------------------------
+
+
+async def _passages(t: Turn, question: str, k: int = 3) -> list[str]:
+    try:
+        found = await search_knowledge(t.deps, question, k=k)
+    except ToolError:
+        return []
+    return [p.text for p in found]
+
+
+def _body(passage: str) -> str:
+    head, _, body = passage.partition("\n\n")
+    return body or head
+
+
+def _split(text: str) -> list[str]:
+    text = re.sub(r"\s+", " ", text).strip()
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+(?=[A-Z(])", text) if s.strip()]
+
+
+def _sentences(passages: list[str], keywords: list[str], *, sentences: int = 2, money: bool = False) -> str:
+    """Whole sentences from the passages that mention the keywords (and a price when `money`)."""
+    picked: list[str] = []
+    for passage in passages:
+        for s in _split(_body(passage)):
+            low = s.lower()
+            if not any(k in low for k in keywords):
+                continue
+            if money and "$" not in s and "free" not in low:
+                continue
+            if s not in picked:
+                picked.append(s)
+            if len(picked) >= sentences:
+                return " ".join(picked)
+    return " ".join(picked)
+
+
+async def knowledge_quote(t: Turn, question: str, keywords: list[str], *, sentences: int = 2) -> str:
+    """The best one or two sentences of the dealer's documents for a question, quoted as written."""
+    passages = await _passages(t, question, k=3)
+    if not passages:
+        return ""
+    chosen = _sentences(passages[:1], keywords, sentences=sentences) or _sentences(passages, keywords,
+                                                                                    sentences=sentences)
+    if not chosen:
+        chosen = " ".join(_split(_body(passages[0]))[:sentences])
+    return chosen
+
+
+_STOP = set(
+    "a an the and or to of in on for with is are do does you your i my me can what how much much "
+    "when where there it that this we our us be have has get any about please".split()
+)
+
+
+def _keywords(s: str) -> list[str]:
+    return [w for w in re.findall(r"[a-z0-9-]+", s) if w not in _STOP and len(w) > 2][:6]

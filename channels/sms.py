@@ -1,0 +1,426 @@
+"""Twilio SMS: `POST /twilio/sms` (Messaging webhook) and `POST /twilio/sms/status` (delivery callbacks).
+
+The webhook checks the signature, parses Twilio's parameters and answers at once with an empty
+`<Response/>` — Twilio gives up after 15 s, and a turn may take longer. The reply goes out
+asynchronously through the sender (dry-run or Twilio REST), never in the TwiML.
+
+**Bursts.** People text in bursts ("hi" / "is the rav4 still there" / "the blue one"). Each text is
+pushed onto a per-number pending list in Redis; one processor per number (a Redis lease, so it works
+across processes) waits until the number has been quiet for `burst_window_s`, takes the whole burst
+and runs ONE turn whose text is the burst joined, in order. The same MessageSid delivered twice is
+dropped at the door (Redis SET NX) and, as a second line, by the turn's own idempotency claim.
+
+Each text of a burst travels to the turn in `meta["parts"]` (MessageSid, text, time, media), so the
+timeline can keep one inbound event per text; media URLs of MMS are kept in `meta["media"]`.
+
+**Keywords and Twilio's own opt-out handling.** On US long codes Twilio answers STOP / START / HELP
+(and their synonyms) itself and blocks further messages after STOP (error 21610). The keyword still
+reaches this webhook, and the agent's consent guard records it in the ledger with its evidence. With
+`carrier_keyword_replies=True` (the default, matching Twilio's behaviour) our own confirmation or help
+reply is then not sent — the customer would get two — and the outbound event is marked `not_sent`
+with the reason. A Messaging Service with Advanced Opt-Out marks such texts with `OptOutType`, which
+is honoured the same way. Plain-language revocation ("stop texting me") is not a Twilio keyword: the
+agent records it and sends its one confirmation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import json
+import logging
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response
+from twilio.twiml.messaging_response import MessagingResponse
+
+from agent.types import InboundMessage, Reply, TurnResult
+from channels.twilio_common import (
+    SMS_PATH,
+    SMS_STATUS_PATH,
+    OutboundSms,
+    Sender,
+    split_sms,
+    twiml,
+    verified_form,
+)
+from memory.identity import InvalidIdentity, normalize_phone
+from memory.keys import PREFIX, Keys
+from tools.dealer import DealerConfig
+
+log = logging.getLogger(__name__)
+
+SEEN_TTL_S = 7 * 24 * 3600  # a MessageSid seen within a week is a duplicate delivery
+LEASE_MS = 120_000  # one processor per number; renewed on every step, expires if its process dies
+# Keywords Twilio answers itself on long codes (its default opt-out handling). YES is left out: it is
+# also an ordinary answer ("yes, book it"), and Twilio marks a real re-subscribe with OptOutType.
+TWILIO_KEYWORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "START", "UNSTOP", "HELP", "INFO"}
+)
+
+# KEYS: seen, pending, last, owner  ARGV: item, seen ttl s, token, lease ms
+_PUSH = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+local t = redis.call('TIME')
+redis.call('SET', KEYS[3], tostring(t[1] * 1000 + math.floor(t[2] / 1000)), 'EX', 86400)
+if redis.call('SET', KEYS[4], ARGV[3], 'NX', 'PX', ARGV[4]) then return 2 end
+return 1
+"""
+# KEYS: pending, inflight, last, owner  ARGV: token, window ms, lease ms
+_NEXT = """
+if redis.call('GET', KEYS[4]) ~= ARGV[1] then return {'lost'} end
+redis.call('PEXPIRE', KEYS[4], ARGV[3])
+local out = {'items'}
+local inflight = redis.call('LRANGE', KEYS[2], 0, -1)
+if #inflight > 0 then
+  for _, v in ipairs(inflight) do out[#out + 1] = v end
+  return out
+end
+if redis.call('LLEN', KEYS[1]) == 0 then return {'empty'} end
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local wait = tonumber(redis.call('GET', KEYS[3]) or '0') + tonumber(ARGV[2]) - now
+if wait > 0 then return {'wait', tostring(wait)} end
+redis.call('RENAME', KEYS[1], KEYS[2])
+for _, v in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do out[#out + 1] = v end
+return out
+"""
+# KEYS: owner, pending, inflight  ARGV: token
+_RELEASE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 1 end
+if redis.call('LLEN', KEYS[2]) > 0 or redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+
+@dataclass
+class InboundSms:
+    """One Messaging webhook, parsed."""
+
+    sid: str
+    phone: str  # the sender, E.164: the customer key
+    to: str
+    body: str
+    at: dt.datetime
+    media: list[dict[str, str]] = field(default_factory=list)
+    from_city: str | None = None
+    from_state: str | None = None
+    from_zip: str | None = None
+    opt_out_type: str | None = None  # Advanced Opt-Out: STOP | START | HELP
+
+    def to_item(self) -> str:
+        return json.dumps(
+            {
+                "sid": self.sid,
+                "phone": self.phone,
+                "to": self.to,
+                "body": self.body,
+                "at": self.at.isoformat(),
+                "media": self.media,
+                "from_city": self.from_city,
+                "from_state": self.from_state,
+                "from_zip": self.from_zip,
+                "opt_out_type": self.opt_out_type,
+            }
+        )
+
+    @classmethod
+    def from_item(cls, raw: str) -> InboundSms:
+        data = json.loads(raw)
+        data["at"] = dt.datetime.fromisoformat(data["at"])
+        return cls(**data)
+
+
+def parse_inbound(form: Any, at: dt.datetime) -> InboundSms:
+    """Twilio's Messaging webhook parameters -> InboundSms. Raises ValueError when unusable."""
+    sid = str(form.get("MessageSid") or form.get("SmsMessageSid") or form.get("SmsSid") or "").strip()
+    if not re.fullmatch(r"[A-Za-z0-9]{10,64}", sid):
+        raise ValueError("missing or malformed MessageSid")
+    raw_from = str(form.get("From") or "").strip()
+    try:
+        phone = normalize_phone(raw_from)
+    except InvalidIdentity:
+        raise ValueError(f"unusable sender number {raw_from!r}") from None
+    try:
+        count = min(int(form.get("NumMedia") or 0), 10)
+    except ValueError:
+        count = 0
+    media = []
+    for i in range(count):
+        url = form.get(f"MediaUrl{i}")
+        if url:
+            media.append({"url": str(url), "content_type": str(form.get(f"MediaContentType{i}") or "")})
+
+    def opt(name: str) -> str | None:
+        value = str(form.get(name) or "").strip()
+        return value or None
+
+    return InboundSms(
+        sid=sid,
+        phone=phone,
+        to=str(form.get("To") or ""),
+        body=str(form.get("Body") or ""),
+        at=at,
+        media=media,
+        from_city=opt("FromCity"),
+        from_state=opt("FromState"),
+        from_zip=opt("FromZip"),
+        opt_out_type=(opt("OptOutType") or "").upper() or None,
+    )
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^A-Z]", "", text.upper())
+
+
+def is_carrier_keyword(part: InboundSms) -> bool:
+    """Did Twilio answer this text itself (a STOP/START/HELP keyword)?"""
+    return bool(part.opt_out_type) or _squash(part.body) in TWILIO_KEYWORDS
+
+
+def burst_text(parts: list[InboundSms]) -> str:
+    """The turn's text: the burst's texts in order; a picture with no words is named as such."""
+    lines = []
+    for p in parts:
+        body = p.body.strip()
+        if not body and p.media:
+            body = "[sent a picture]" if len(p.media) == 1 else f"[sent {len(p.media)} pictures]"
+        if body:
+            lines.append(body)
+    return "\n".join(lines)
+
+
+def burst_message(dealer_id: str, parts: list[InboundSms]) -> InboundMessage:
+    """One InboundMessage for a burst (or a single text). The delivery id is the MessageSid for a
+    single text, and a stable digest of the MessageSids for a burst, so a retried burst is one turn."""
+    first = parts[0]
+    sids = [p.sid for p in parts]
+    delivery_id = sids[0] if len(sids) == 1 else "burst-" + hashlib.sha256(",".join(sids).encode()).hexdigest()[:24]
+    meta: dict[str, Any] = {
+        "source": {"channel": "sms", "number": first.to},
+        "twilio": {"message_sids": sids, "to": first.to},
+        "media": [m for p in parts for m in p.media],
+    }
+    for name in ("from_city", "from_state", "from_zip"):
+        value = next((getattr(p, name) for p in parts if getattr(p, name)), None)
+        if value:
+            meta[name] = value
+    opt_outs = [p.opt_out_type for p in parts if p.opt_out_type]
+    if opt_outs:
+        meta["opt_out_type"] = opt_outs[-1]
+    if len(parts) > 1:
+        meta["parts"] = [
+            {"delivery_id": p.sid, "text": p.body, "at": p.at.isoformat(), "media": p.media} for p in parts
+        ]
+    return InboundMessage(
+        dealer=dealer_id,
+        channel="sms",
+        text=burst_text(parts),
+        phone=first.phone,
+        delivery_id=delivery_id,
+        at=first.at,
+        meta=meta,
+    )
+
+
+def sms_body(reply: Reply) -> str:
+    """A reply as plain text: SMS has no markup, buttons or cards (the guard already stripped
+    markdown; quick replies are left to the text, which asks the question)."""
+    return reply.text.strip()
+
+
+class SmsBursts:
+    """The Redis side of burst collection, per sender number (all keys share one hash tag)."""
+
+    def __init__(self, redis: Any, keys: Keys, *, window_s: float) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.window_ms = max(1, int(window_s * 1000))
+        self._push = redis.register_script(_PUSH)
+        self._next = redis.register_script(_NEXT)
+        self._release = redis.register_script(_RELEASE)
+
+    def key(self, phone: str, part: str) -> str:
+        return f"{PREFIX}:{{{self.keys.dealer}:sms:{phone}}}:{part}"
+
+    async def push(self, part: InboundSms, token: str) -> int:
+        """0: a duplicate MessageSid; 1: queued; 2: queued and this caller now owns the processor."""
+        keys = [self.key(part.phone, f"seen:{part.sid}"), *self._keys(part.phone, "pending", "last", "owner")]
+        return int(await self._push(keys=keys, args=[part.to_item(), SEEN_TTL_S, token, LEASE_MS]))
+
+    async def next(self, phone: str, token: str) -> tuple[str, Any]:
+        """('items', [InboundSms]) | ('wait', seconds) | ('empty', None) | ('lost', None)."""
+        res = await self._next(keys=self._keys(phone, "pending", "inflight", "last", "owner"),
+                               args=[token, self.window_ms, LEASE_MS])  # fmt: skip
+        kind = res[0]
+        if kind == "items":
+            return kind, [InboundSms.from_item(r) for r in res[1:]]
+        if kind == "wait":
+            return kind, int(res[1]) / 1000
+        return kind, None
+
+    async def done(self, phone: str) -> None:
+        await self.redis.delete(self.key(phone, "inflight"))
+
+    async def release(self, phone: str, token: str) -> bool:
+        return bool(await self._release(keys=self._keys(phone, "owner", "pending", "inflight"), args=[token]))
+
+    def _keys(self, phone: str, *parts: str) -> list[str]:
+        return [self.key(phone, p) for p in parts]
+
+
+class SmsChannel:
+    """The SMS adapter: Twilio's wire format on one side, `agent.handle_turn` and a sender on the other."""
+
+    def __init__(
+        self,
+        agent: Any,
+        *,
+        public_url: str | None,
+        auth_token: str | None,
+        sender: Sender,
+        dealer: DealerConfig,
+        burst_window_s: float,
+        redis: Any,
+        keys: Keys,
+        carrier_keyword_replies: bool = True,
+        clock: Any = None,
+    ) -> None:
+        self.agent = agent
+        self.public_url = public_url
+        self.auth_token = auth_token
+        self.sender = sender
+        self.dealer = dealer
+        self.bursts = SmsBursts(redis, keys, window_s=burst_window_s)
+        self.carrier_keyword_replies = carrier_keyword_replies
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self.max_chars = dealer.messaging.sms_max_chars
+        self._tasks: set[asyncio.Task] = set()
+
+    # --- HTTP ------------------------------------------------------------------------------------
+    async def inbound(self, request: Request) -> Response:
+        form = await verified_form(request, public_url=self.public_url, auth_token=self.auth_token, path=SMS_PATH)
+        try:
+            part = parse_inbound(form, self.clock())
+        except ValueError as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from None
+        token = secrets.token_hex(8)
+        outcome = await self.bursts.push(part, token)
+        if outcome == 0:
+            log.info("duplicate MessageSid %s ignored", part.sid)
+        elif outcome == 2:
+            self._spawn(self._process(part.phone, token))
+        return twiml(MessagingResponse())
+
+    async def status(self, request: Request) -> Response:
+        form = await verified_form(
+            request, public_url=self.public_url, auth_token=self.auth_token, path=SMS_STATUS_PATH
+        )
+        await self.sender.record_status(form)
+        return Response(status_code=204)
+
+    # --- the processor ---------------------------------------------------------------------------
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _process(self, phone: str, token: str) -> None:
+        """Owns the number's lease: waits for quiet, runs a turn per burst, releases when idle. If it
+        dies, the lease expires and the number's next text resumes the pending burst."""
+        try:
+            while True:
+                kind, value = await self.bursts.next(phone, token)
+                if kind == "wait":
+                    await asyncio.sleep(value)
+                elif kind == "items":
+                    await self._turn(value)
+                    await self.bursts.done(phone)
+                elif kind == "empty":
+                    if await self.bursts.release(phone, token):
+                        return
+                else:  # lost: the lease expired and another process took over
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("sms burst processing for %s failed; it resumes with the next text", phone)
+
+    async def _turn(self, parts: list[InboundSms]) -> TurnResult:
+        msg = burst_message(self.dealer.id, parts)
+        result = await self.agent.handle_turn(msg)
+        if result.duplicate:
+            log.info("sms delivery %s already handled: not sent again", msg.delivery_id)
+            return result
+        if not result.replies:
+            return result
+        if self.carrier_keyword_replies and all(is_carrier_keyword(p) for p in parts):
+            if result.outbound_event_id:
+                await self.sender.mark_not_sent(
+                    result.customer_id, result.outbound_event_id, "twilio_answers_keywords"
+                )
+            return result
+        for reply in result.replies:
+            await self._send(msg, result, sms_body(reply))
+        return result
+
+    async def _send(self, msg: InboundMessage, result: TurnResult, body: str) -> None:
+        texts = split_sms(body, max_chars=self.max_chars)
+        for i, text in enumerate(texts):
+            await self.sender.send_sms(
+                OutboundSms(
+                    to=msg.phone or "",
+                    body=text,
+                    customer_id=result.customer_id,
+                    event_id=result.outbound_event_id,
+                    in_reply_to=msg.delivery_id,
+                    part=i,
+                    parts=len(texts),
+                )
+            )
+
+    async def aclose(self) -> None:
+        """Wait for running burst processors (graceful shutdown)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def build_sms_router(
+    agent: Any,
+    *,
+    public_url: str | None,
+    auth_token: str | None,
+    sender: Sender,
+    dealer: DealerConfig,
+    burst_window_s: float = 1.5,
+    carrier_keyword_replies: bool = True,
+    redis: Any = None,
+    keys: Keys | None = None,
+) -> APIRouter:
+    """The SMS routes. `agent.handle_turn` is the core; `redis`/`keys` (for burst collection) default
+    to the agent's services. The channel object is on `router.channel` (e.g. to await on shutdown)."""
+    services = getattr(agent, "services", None)
+    channel = SmsChannel(
+        agent,
+        public_url=public_url,
+        auth_token=auth_token,
+        sender=sender,
+        dealer=dealer,
+        burst_window_s=burst_window_s,
+        redis=redis if redis is not None else services.redis,
+        keys=keys or services.keys,
+        carrier_keyword_replies=carrier_keyword_replies,
+        clock=getattr(services, "clock", None),
+    )
+    router = APIRouter(tags=["twilio"])
+    router.add_api_route(SMS_PATH, channel.inbound, methods=["POST"], include_in_schema=True)
+    router.add_api_route(SMS_STATUS_PATH, channel.status, methods=["POST"], status_code=204)
+    router.channel = channel  # type: ignore[attr-defined]
+    return router
