@@ -269,7 +269,7 @@ _COMMITMENTS: list[tuple[str, re.Pattern[str], bool]] = [
         "binding_no",
         re.compile(
             r"\blegally binding\b|\bbinding (?:offer|agreement|contract|deal|price|quote)\b"
-            r"|\bno takesies,? backsies\b|\bit'?s a deal\b|^\W*deal\s*!"
+            r"|\bno takesies,? backsies\b|\b(?:it|that)'?s a deal\b|^\W*deal\s*!|\bgot yourself a deal\b"
             r"|\bwe have a deal\b|\byou(?:'ve| have) got a deal\b"
             r"|\b(?:is|are) yours for\b|\bwe(?:'ll| will) sell (?:it|them|this|that|the [\w\s-]{1,30}?) to you for\b"
             r"|\blocked[- ]in (?:price|rate|deal|payment)\b"
@@ -304,7 +304,9 @@ _MONEY = re.compile(
 )
 _MULT = {"k": 1000, "thousand": 1000, "grand": 1000, "m": 1_000_000, "million": 1_000_000}
 _BOUND = re.compile(
-    r"\b(?:under|below|less than|up to|at most|max(?:imum)?|within|budget(?: of)?|no more than)\s*$", re.I
+    r"(?:\b(?:under|below|less than|up to|at most|max(?:imum)?|within|budget(?: of)?|no more than|over|above"
+    r"|more than|at least|between)|\bbetween\s+\S+\s+(?:and|to)|\d\s*(?:-|–|to))\s*$",
+    re.I,
 )
 
 _PERCENT = re.compile(r"(?<![\w.])(\d{1,2}(?:\.\d{1,2})?)\s?(?:%|percent\b)", re.I)
@@ -349,6 +351,11 @@ _SLOT_AVAILABLE = re.compile(
     r"\b(?:have|has|got|there(?:'s| is| are)) (?:an? |some )?(?:opening|openings|availability|slot|slots|spot|spots)\b"
     r"|\b(?:is|are|'s) (?:still )?(?:available|free|open)\b(?!\s+(?:until|till|til|from|daily|every|on sundays))"
     r"|\bavailable (?:at|on|for)\b|\b(?:openings?|slots?) (?:at|on)\b|\bi can (?:get|fit|squeeze) you in\b",
+    re.I,
+)
+_UNAVAILABLE = re.compile(
+    r"\b(?:isn't|is not|aren't|are not|not|no longer)\s+(?:available|open|free)\b|\bunavailable\b"
+    r"|\b(?:already taken|taken|fully booked|booked up|full)\b",
     re.I,
 )
 _IN_STOCK = re.compile(
@@ -543,19 +550,29 @@ class OutboundGuard:
         return bad
 
     def _slots(self, text: str, facts: TurnFacts, dealer: Any) -> list[str]:
+        """Booked/available times must be slots a tool returned this turn. Saying a time is taken
+        promises nothing; the dealer's opening hours and times in retrieved knowledge are not slots."""
         clocks = list(_CLOCK.finditer(text))
-        asserts = bool(_BOOKED.search(text) and (clocks or _DAY.search(text)))
-        asserts = asserts or bool(_SLOT_AVAILABLE.search(text) and clocks)
-        if not asserts:
+        booked = _BOOKED.search(text)
+        day = _DAY.search(text)
+        if not ((booked and (clocks or day)) or (_SLOT_AVAILABLE.search(text) and clocks)):
             return []
-        label = clocks[0].group().strip().rstrip(".") if clocks else (_DAY.search(text) or _BOOKED.search(text)).group()  # type: ignore[union-attr]
-        known = _slot_times(facts.slots | facts.appointments, dealer)
-        if not (facts.slots or facts.appointments):
-            return [f"slot:{label}"]
-        if known is None:  # recorded, but not as parseable times: trust the tool ran
+        if not booked and _UNAVAILABLE.search(text):
             return []
+        recorded = facts.slots | facts.appointments
+        slot_times = _slot_times(recorded, dealer)
+        if booked:
+            if not recorded:
+                label = clocks[0].group() if clocks else (day or booked).group()
+                return [f"slot:{label.strip().rstrip('.')}"]
+            if slot_times is None:  # recorded, but not as times (appointment ids): the tool ran
+                return []
+            allowed = slot_times
+        else:
+            allowed = (slot_times or set()) | _hours_times(dealer)
+            allowed |= {_clock_value(m) for passage in facts.knowledge for m in _CLOCK.finditer(passage)}
         for m in clocks:
-            if _clock_value(m) not in known:
+            if _clock_value(m) not in allowed:
                 return [f"slot:{m.group().strip().rstrip('.')}"]
         return []
 
@@ -593,6 +610,17 @@ def _slot_times(values: set[str], dealer: Any) -> set[tuple[int, int]] | None:
             when = when.astimezone(tz)
         times.add((when.hour, when.minute))
     return times or None
+
+
+def _hours_times(dealer: Any) -> set[tuple[int, int]]:
+    """Opening and closing times of every department ("we open at 9 am" is not a slot claim)."""
+    times: set[tuple[int, int]] = set()
+    for dept in getattr(dealer, "departments", {}).values():
+        for spec in dept.hours.values():
+            for part in str(spec or "").split(","):
+                for bound in re.findall(r"(\d{1,2}):(\d{2})", part):
+                    times.add((int(bound[0]) % 24, int(bound[1])))
+    return times
 
 
 def _allowed_contacts(customer_contacts: set[str] | frozenset[str], dealer: Any) -> tuple[set, set, set]:

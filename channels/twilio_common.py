@@ -26,10 +26,11 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from fastapi import HTTPException, Request
 from fastapi.responses import Response
+from starlette.datastructures import ImmutableMultiDict
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator
 
 from memory.customers import CustomerStore
@@ -105,13 +106,33 @@ def signature_valid(
     return RequestValidator(auth_token).validate(url, params, signature)
 
 
+MAX_FORM_BYTES = 64 * 1024  # Twilio's webhooks are a few KB; anything bigger is not Twilio
+
+
+async def read_form(request: Request) -> ImmutableMultiDict:
+    """An application/x-www-form-urlencoded body (what Twilio posts) as a multi-dict; anything else
+    reads as empty, so its signature can't match. No multipart parser needed."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+        return ImmutableMultiDict()
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise HTTPException(status_code=413, detail="request body too large")
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+    except UnicodeDecodeError:
+        raise HTTPException(status_code=400, detail="request body is not UTF-8") from None
+    return ImmutableMultiDict(pairs)
+
+
 async def verified_form(request: Request, *, public_url: str | None, auth_token: str | None, path: str) -> Any:
     """The webhook's form parameters, after checking its signature against the public URL of `path`.
     Raises HTTPException(403) — before anything is stored — when the check fails."""
     if not auth_token:
         log.warning("TWILIO_AUTH_TOKEN is not configured: refusing the Twilio webhook on %s", path)
         raise HTTPException(status_code=403, detail="Twilio webhooks are disabled: no auth token configured")
-    form = await request.form()
+    form = await read_form(request)
     url = public_http_url(public_base(public_url, request), path, request.url.query)
     if not signature_valid(
         auth_token,

@@ -14,6 +14,8 @@ cannot give us what long-lived customer threads need:
   per turn (553 keys after 50 turns), and our threads live for years.
 * **Dealer-wide scans on hot paths.** `adelete_thread` and `alist` without a namespace HGETALL the
   whole registry: ~0.5 s per call at 50k threads (measured), and a missing thread falls back to SCAN.
+* Pending writes come back sorted by (task_id, idx), ignoring `task_path`; langgraph-checkpoint 4.3
+  wants `writes_sort_key` order (what a `DeltaChannel` replay depends on).
 
 This saver keeps every key of one thread under one hash tag (`Keys.cust`-shaped when the thread id is
 the customer id, so a thread sits on the same slot as its customer's lock), versions channels with a
@@ -21,7 +23,8 @@ random suffix (as `InMemorySaver` does) so forks never share a blob, and prunes 
 latest N checkpoints per namespace, garbage-collecting unreferenced channel blobs and keeping the
 ancestors a `DeltaChannel` still needs to rebuild its value.
 
-Key layout for prefix `dos:{<dealer>}:ckpt` and thread T (T, namespaces and ids are %-escaped):
+Key layout for prefix `dos:{<dealer>}:ckpt` and thread T (`%{}` escaped in T; namespaces and ids
+%-escaped):
 
     dos:{<dealer>:T}:ckpt:ns                 set   checkpoint namespaces of the thread
     dos:{<dealer>:T}:ckpt:idx:<ns>           zset  checkpoint ids, all score 0 → lexicographic = time order
@@ -72,8 +75,14 @@ class CheckpointConflictError(RuntimeError):
 
 
 def _esc(value: str) -> str:
-    """Escape so a value can't close a hash tag or be confused with a key separator."""
+    """Escape so a namespace or checkpoint id can't be confused with a key separator."""
     return quote(value, safe="-_.@+|=,;!~")
+
+
+def _esc_tag(value: str) -> str:
+    """Escape only what could end the hash tag early (or the escape itself): a thread id equal to
+    a customer id then yields exactly `Keys.cust`'s tag, even if the id contains ':'."""
+    return value.replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
 
 
 def _pack(tag: str, data: bytes) -> bytes:
@@ -163,7 +172,7 @@ class AsyncRedisCheckpointSaver(BaseCheckpointSaver[str]):
     # ------------------------------------------------------------------ keys
     def thread_base(self, thread_id: str) -> str:
         """Every key of `thread_id` starts with this; it carries the thread's hash tag."""
-        return f"{self._head}{{{self._tag}{_esc(str(thread_id))}}}{self._tail}"
+        return f"{self._head}{{{self._tag}{_esc_tag(str(thread_id))}}}{self._tail}"
 
     def _keys(self, thread_id: str, ns: str) -> _NsKeys:
         return _NsKeys(self.thread_base(thread_id), ns)
@@ -393,6 +402,7 @@ class AsyncRedisCheckpointSaver(BaseCheckpointSaver[str]):
                     doomed = [base.namespaces]
                     for ns in namespaces:
                         k = self._keys(thread_id, ns)
+                        await pipe.watch(k.wcids)
                         wcids = [_s(c) for c in await pipe.smembers(k.wcids)]
                         doomed += [k.idx, k.cp, k.blob, k.wcids, *(k.wr(c) for c in wcids)]
                     pipe.multi()

@@ -135,12 +135,8 @@ class Vehicle(BaseModel):
         cond = {"new": "New", "used": "Used", "cpo": "Certified pre-owned"}[self.condition]
         body = body_family(self.body_style)
         lines = [f"{self.title()}. {cond} {self.body_style or 'vehicle'}."]
-        if body == "suv":
-            lines.append("SUV / crossover.")
-        elif body == "pickup":
-            lines.append("Pickup truck for towing and hauling.")
-        elif body == "minivan":
-            lines.append("Minivan, family hauler with sliding doors.")
+        if body in BODY_PHRASES:
+            lines.append(BODY_PHRASES[body])
         if self.seats:
             lines.append(f"Seats {self.seats}.")
             if self.seats >= 7:
@@ -551,6 +547,20 @@ BODY_FAMILIES: dict[str, tuple[str, ...]] = {
 _BODY_RES = {
     fam: re.compile(r"\b(?:" + "|".join(re.escape(k) for k in kws) + r")(?:e?s)?\b")
     for fam, kws in BODY_FAMILIES.items()
+}
+
+
+# How shoppers describe each body family; embedded with the vehicle so their words find it.
+BODY_PHRASES = {
+    "suv": "SUV / crossover.",
+    "pickup": "Pickup truck for towing and hauling.",
+    "minivan": "Minivan, family hauler with sliding doors.",
+    "sedan": "Sedan, comfortable commuter car.",
+    "coupe": "Sporty two-door coupe, fun to drive.",
+    "convertible": "Convertible, open-top two-seater fun.",
+    "hatchback": "Practical hatchback, easy to park.",
+    "wagon": "Wagon with extra cargo room.",
+    "van": "Van for cargo or passengers.",
 }
 
 

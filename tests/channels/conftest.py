@@ -141,3 +141,20 @@ def journey(customers, timeline) -> Callable[[str], Awaitable[list[TimelineEvent
         return await timeline.read(await customers.sources(customer.id))
 
     return read
+
+
+class Kit:
+    """The helpers above, handed to tests as a fixture (test modules don't import conftest)."""
+
+    AUTH_TOKEN = AUTH_TOKEN
+    PUBLIC_URL = PUBLIC_URL
+    say = staticmethod(say)
+    sign = staticmethod(sign)
+    post_signed = staticmethod(post_signed)
+    eventually = staticmethod(eventually)
+    serve = staticmethod(serve)
+
+
+@pytest.fixture
+def kit() -> type[Kit]:
+    return Kit

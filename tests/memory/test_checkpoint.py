@@ -101,7 +101,7 @@ async def test_keys_live_under_the_dealer_and_one_slot_per_thread(saver: AsyncRe
     assert key_slot(saver.thread_base("cust-a").encode()) == key_slot(keys.lock("cust-a").encode())
     assert key_slot(saver.thread_base("cust-a").encode()) != key_slot(saver.thread_base("cust-b").encode())
     # odd thread ids cannot break out of the hash tag
-    assert saver.thread_base("x}y{z:%") == f"dos:{{{keys.dealer}:x%7Dy%7Bz%3A%25}}:ckpt"
+    assert saver.thread_base("x}y{z:%") == f"dos:{{{keys.dealer}:x%7Dy%7Bz:%25}}:ckpt"
 
 
 async def test_forks_from_one_checkpoint_keep_their_own_values(saver: AsyncRedisCheckpointSaver) -> None:
@@ -113,6 +113,23 @@ async def test_forks_from_one_checkpoint_keep_their_own_values(saver: AsyncRedis
     fork1 = await graph.aupdate_state(base, {"said": ["FORK1"]})
     await graph.aupdate_state(base, {"said": ["FORK2"]})
     assert (await graph.aget_state(fork1)).values["said"][-1] == "FORK1"
+
+
+async def test_pending_writes_come_back_in_writes_sort_key_order(saver: AsyncRedisCheckpointSaver) -> None:
+    cfg = {"configurable": {"thread_id": "w", "checkpoint_ns": ""}}
+    cp = {"v": 1, "id": "1f0-a", "ts": "2026-01-01T00:00:00+00:00", "channel_values": {}}
+    stored = await saver.aput(cfg, {**cp, "channel_versions": {}, "versions_seen": {}}, {}, {})  # type: ignore[typeddict-item]
+    await saver.aput_writes(stored, [("x", 1), ("y", 2)], "task-z", task_path="~b")
+    await saver.aput_writes(stored, [("x", 3)], "task-a", task_path="~c")
+    await saver.aput_writes(stored, [("x", 4)], "task-m", task_path="~a")
+    tup = await saver.aget_tuple(stored)
+    assert tup is not None and tup.pending_writes is not None
+    assert [(t, c, v) for t, c, v in tup.pending_writes] == [
+        ("task-m", "x", 4),
+        ("task-z", "x", 1),
+        ("task-z", "y", 2),
+        ("task-a", "x", 3),
+    ]
 
 
 async def test_async_only_and_binary_client(redis_handle: RedisHandle, keys: Keys) -> None:
