@@ -305,10 +305,13 @@ _MONEY = re.compile(
 _MULT = {"k": 1000, "thousand": 1000, "grand": 1000, "m": 1_000_000, "million": 1_000_000}
 _BOUND = re.compile(
     r"(?:\b(?:under|below|less than|up to|at most|max(?:imum)?|within|budget(?: of)?|no more than|over|above"
-    r"|more than|at least|between)|\bbetween\s+\S+\s+(?:and|to)|\d\s*(?:-|–|to))\s*$",
+    r"|more than|at least|between)|\bbetween\s+\S+\s+(?:and|to))\s*$",
     re.I,
 )
 
+_RANGE_WORD = re.compile(r"\b(?:between|range|budget)\b", re.I)
+_RANGE_BEFORE = re.compile(r"[\dk]\s*(?:-|–|to)\s*$", re.I)
+_RANGE_AFTER = re.compile(r"\s*(?:-|–|to)\s*\$?\d", re.I)
 _PERCENT = re.compile(r"(?<![\w.])(\d{1,2}(?:\.\d{1,2})?)\s?(?:%|percent\b)", re.I)
 _FINANCE = re.compile(
     r"\b(?:apr|rates?|financ\w*|interest|leas\w*|money factor|down|off|discount\w*|rebates?|incentives?"
@@ -373,8 +376,8 @@ def _phone_key(value: str) -> str:
     return digits[-10:] if len(digits) >= 10 else digits
 
 
-def _money_values(text: str) -> list[tuple[str, int, int]]:
-    """(as written, value in cents, tolerance in cents) for each dollar amount in `text`.
+def _money_values(text: str) -> list[tuple[str, int, int, int, int]]:
+    """(as written, value in cents, tolerance in cents, start, end) for each dollar amount in `text`.
 
     Shorthand ("$32k") tolerates rounding of a real price; everything else must match to the dollar.
     """
@@ -393,7 +396,7 @@ def _money_values(text: str) -> list[tuple[str, int, int]]:
         if factor > 1:
             step = 0.1 if "." in num else 1
             tolerance = int(step * factor * 100 / 2)
-        found.append((m.group().strip(), round(value * factor * 100), tolerance))
+        found.append((m.group().strip(), round(value * factor * 100), tolerance, m.start(), m.end()))
     return found
 
 
@@ -509,16 +512,19 @@ class OutboundGuard:
         # a saving stated as the difference of two disclosed figures (MSRP - price) is disclosed too
         allowed_cents |= {abs(a - b) * 100 for i, a in enumerate(prices) for b in prices[i + 1 :]}
         for passage in facts.knowledge:
-            allowed_cents |= {cents for _, cents, _ in _money_values(passage)}
+            allowed_cents |= {value[1] for value in _money_values(passage)}
+        ranged = _RANGE_WORD.search(text) is not None
         bad = []
-        for written, cents, tolerance in _money_values(text):
+        for written, cents, tolerance, start, end in _money_values(text):
             if cents in allowed_cents or _whole_dollars(cents) & facts.prices:
                 continue
             if tolerance and any(abs(c - cents) <= tolerance for c in allowed_cents):
                 continue
-            start = text.find(written)
-            if start > 0 and _BOUND.search(text[:start]):
-                continue  # "under $35k": the customer's own budget echoed back, not a price claim
+            # "under $35k", "between $30k and $35k": the customer's own budget echoed back, not a price
+            if _BOUND.search(text[:start]):
+                continue
+            if ranged and (_RANGE_BEFORE.search(text[:start]) or _RANGE_AFTER.match(text[end:])):
+                continue
             bad.append(f"price:{written}")
         return bad
 

@@ -150,13 +150,17 @@ class Services:
 class Agent:
     """The turn handler channels call."""
 
-    def __init__(self, services: Services, brain: Brain, checkpointer: Any = None) -> None:
+    def __init__(self, services: Services, brain: Brain, checkpointer: Any = None, *, keep_checkpoints: int = 2) -> None:
         self.services = services
         self.brain = brain
+        self.checkpointer = checkpointer
+        self.keep_checkpoints = keep_checkpoints
         self.graph = build_graph(checkpointer)
 
     def thread_id(self, customer_id: str) -> str:
-        return f"{self.services.dealer.id}:{customer_id}"
+        """The customer id: the checkpointer's keys then share the customer's hash slot (the dealer
+        is already in the checkpoint prefix)."""
+        return customer_id
 
     async def resolve(self, msg: InboundMessage) -> Customer:
         result = await self.services.customers.resolve(

@@ -93,5 +93,6 @@ class Keys:
         return self.dealer_key("ckpt")
 
     def scan_pattern(self) -> str:
-        """Matches every key of this dealer (dealer-wide and per customer)."""
-        return f"{PREFIX}:{{{self.dealer}*"
+        """Matches every key of this dealer — dealer-wide (`{d}`) and per customer (`{d:c…}`) — and
+        no other dealer's, even one whose id starts with this one's."""
+        return f"{PREFIX}:{{{self.dealer}[}}:]*"

@@ -199,6 +199,7 @@ def test_invented_price_sentence_is_removed(check) -> None:
         ("You'd pay about 30k for that one.", "price:30k"),
         ("It's $31,000 even.", "price:$31,000"),
         ("It's just $399/month.", "price:$399"),
+        ("The Camry runs $20,000 to $25,000.", "price:$20,000"),
     ],
 )
 def test_price_formats_are_all_checked(check, text: str, bad: str) -> None:
@@ -260,9 +261,23 @@ def test_booking_claims_need_a_slot_from_a_tool(check, facts: TurnFacts) -> None
     assert check("I've booked you for tomorrow at 11am. Ok?").violations == ["slot:11am"]
 
 
-def test_hours_are_not_slot_claims(check) -> None:
-    text = "We're open until 8 pm tonight, and Sunday from 11 am."
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We're open until 8 pm tonight, and Sunday from 11 am.",
+        "Sales is open 9:00 AM to 8:00 PM today.",
+        "Service is available at 7:00 AM on weekdays.",
+    ],
+)
+def test_opening_hours_are_not_slot_claims(check, text: str) -> None:
     assert check(text).text == text
+
+
+def test_offered_slots_must_be_the_ones_the_tool_returned(check, facts: TurnFacts) -> None:
+    facts.slots |= {"2026-11-12T15:30:00+00:00", "2026-11-12T16:00:00+00:00"}  # 10:30 and 11:00 in Tampa
+    ok = "Thursday at 10 isn't available, but I have openings at 10:30 AM or 11:00 AM."
+    assert check(ok).violations == []
+    assert check("I have openings Thursday at 1 PM. Or 10:30 AM.").violations == ["slot:1 PM"]
 
 
 # --- outbound: other people's data ------------------------------------------------------------------------
@@ -287,6 +302,7 @@ def test_other_customers_contacts_are_removed(check) -> None:
         "The 2023 and 2024 models both have about 12k miles. It's due for the 30k service.",
         "That's roughly $32k, and $1,505 less than the other one. It seats 5 and gets 22 mpg.",
         "Here are trucks under $35,000 for you to compare.",
+        "Here's what I found between $30,000 and $35,000, and a few in the $30k-$35k range.",
         "Sure! Would tomorrow morning or Thursday afternoon be better for a test drive?",
     ],
 )

@@ -22,6 +22,7 @@ from twilio.request_validator import RequestValidator
 
 from agent.turn import Agent, Services
 from agent.types import BrainInput, BrainOutput, Reply
+from memory.checkpoint import AsyncRedisCheckpointSaver
 from memory.customers import CustomerStore
 from memory.timeline import Timeline, TimelineEvent
 from tools.dealer import load_dealer_config
@@ -115,9 +116,12 @@ def services(redis, keys, dealer) -> Services:
 
 
 @pytest.fixture
-async def agent(services, brain) -> AsyncIterator[Agent]:
-    yield Agent(services, brain)
+async def agent(services, brain, redis_handle, keys) -> AsyncIterator[Agent]:
+    """The real turn handler, checkpointed in Redis like production."""
+    raw = redis_handle.client(decode_responses=False)
+    yield Agent(services, brain, checkpointer=AsyncRedisCheckpointSaver(raw, prefix=keys.checkpoint_prefix()))
     await services.drain()
+    await raw.aclose()
 
 
 @pytest.fixture

@@ -181,13 +181,13 @@ async def test_a_burst_of_texts_is_answered_once_in_order(make_app, kit, brain, 
             r = await kit.post_signed(client, "/twilio/sms", inbound(sid(10 + n), text))
             assert r.status_code == 200
         await channel.aclose()
-    assert brain.calls == ["\n".join(texts)]
+    assert brain.calls == ["\n".join(texts)]  # one turn, the burst joined in order
     events = await journey(PHONE)
     assert inbound_texts(events) == texts
-    assert [e.direction for e in events].count("outbound") == 1
-    assert events[-1].direction == "outbound"
-    burst = next(e for e in events if e.direction == "inbound" and "parts" in e.meta or e.meta.get("delivery_id") == sid(10))
-    assert [p["delivery_id"] for p in burst.meta.get("parts", [])] in ([], [sid(10), sid(11), sid(12)])
+    assert [e.direction for e in events].count("outbound") == 1 and events[-1].direction == "outbound"
+    sids = [p["delivery_id"] for e in events if "parts" in e.meta for p in e.meta["parts"]]
+    sids = sids or [e.meta["delivery_id"] for e in events if e.direction == "inbound"]
+    assert sids == [sid(10), sid(11), sid(12)]
 
 
 async def test_mms_media_urls_are_kept_on_the_timeline(make_app, kit, brain, journey):
@@ -204,3 +204,254 @@ async def test_mms_media_urls_are_kept_on_the_timeline(make_app, kit, brain, jou
     first = (await journey(PHONE))[0]
     assert [m["url"][-3:] for m in first.meta["media"]] == ["ME1", "ME2"]
     assert first.meta["media"][0]["content_type"] == "image/jpeg"
+
+
+async def test_status_callbacks_update_the_outbound_event_and_21610_records_a_carrier_opt_out(
+    make_app, kit, brain, journey, redis, keys, customers
+):
+    app, channel, _ = make_app()
+    async with kit.serve(app) as base, httpx.AsyncClient(base_url=base) as client:
+        await kit.post_signed(client, "/twilio/sms", inbound(sid(30), "what are your hours"))
+        await channel.aclose()
+        reply = (await journey(PHONE))[-1]
+        msg_sid = reply.meta["delivery"]["parts"][0]["sid"]
+
+        def status(s: str, **extra: str) -> dict[str, str]:
+            return {"MessageSid": s, "SmsSid": s, "MessageStatus": extra.pop("st"), "To": PHONE,
+                    "From": DEALER_NUMBER, "AccountSid": "AC" + "0" * 32, "ApiVersion": "2010-04-01", **extra}  # fmt: skip
+
+        r = await kit.post_signed(client, "/twilio/sms/status", status(msg_sid, st="delivered"))
+        assert r.status_code == 204
+        # a late "sent" never moves a delivered message backwards
+        await kit.post_signed(client, "/twilio/sms/status", status(msg_sid, st="sent"))
+        delivery = (await journey(PHONE))[-1].meta["delivery"]
+        assert delivery["status"] == "delivered" and delivery["parts"][0]["status"] == "delivered"
+
+        # the next reply bounces off the carrier's opt-out list
+        await kit.post_signed(client, "/twilio/sms", inbound(sid(31), "and on sunday?"))
+        await channel.aclose()
+        second = (await journey(PHONE))[-1]
+        bounced = second.meta["delivery"]["parts"][0]["sid"]
+        r = await kit.post_signed(
+            client, "/twilio/sms/status", status(bounced, st="undelivered", ErrorCode="21610")
+        )
+        assert r.status_code == 204
+    events = await journey(PHONE)
+    assert events[-1].meta["delivery"]["status"] == "undelivered"
+    assert events[-1].meta["delivery"]["parts"][0]["error_code"] == "21610"
+    customer = await customers.lookup("phone", PHONE)
+    entries = await ConsentLedger(redis, keys).entries([customer.id])
+    assert [(e.channel, e.action, e.source, e.actor) for e in entries] == [("sms", "opt_out", "carrier_error", "twilio")]
+    assert entries[0].evidence["params"]["ErrorCode"] == "21610"
+    assert entries[0].evidence["params"]["MessageSid"] == bounced
+
+
+async def test_status_callback_for_an_unindexed_message_finds_the_customer_by_number(
+    make_app, kit, customers, redis, keys
+):
+    customer = (await customers.resolve(phone=PHONE)).customer
+    app, channel, _ = make_app()
+    params = {"MessageSid": sid(40), "MessageStatus": "failed", "ErrorCode": "21610", "To": PHONE, "From": DEALER_NUMBER}
+    async with kit.serve(app) as base, httpx.AsyncClient(base_url=base) as client:
+        assert (await kit.post_signed(client, "/twilio/sms/status", params)).status_code == 204
+        assert (await kit.post_signed(client, "/twilio/sms/status", params)).status_code == 204  # retried
+    entries = await ConsentLedger(redis, keys).entries([customer.id])
+    assert [(e.action, e.source) for e in entries] == [("opt_out", "carrier_error")]  # recorded once
+
+
+async def test_twilio_sender_posts_to_the_rest_api_with_the_status_callback(make_app, kit, brain, journey, redis, keys, dealer):
+    http = FakeTwilioHttp()
+    sender = TwilioSender(
+        redis, keys, dealer, account_sid="AC" + "1" * 32, auth_token=kit.AUTH_TOKEN,
+        from_number=DEALER_NUMBER, public_url=kit.PUBLIC_URL, http_client=http,
+    )  # fmt: skip
+    app, channel, _ = make_app(sender=sender)
+    async with kit.serve(app) as base, httpx.AsyncClient(base_url=base) as client:
+        await kit.post_signed(client, "/twilio/sms", inbound(sid(50), "hi there"))
+        await channel.aclose()
+        [req] = http.requests
+        assert req["method"] == "POST" and req["uri"].endswith("/Accounts/AC" + "1" * 32 + "/Messages.json")
+        assert req["data"]["To"] == PHONE and req["data"]["From"] == DEALER_NUMBER
+        assert req["data"]["StatusCallback"] == kit.PUBLIC_URL + "/twilio/sms/status"
+        assert req["data"]["Body"] == brain_reply_text()
+        reply = (await journey(PHONE))[-1]
+        assert reply.meta["delivery"]["sender"] == "twilio" and reply.meta["delivery"]["status"] == "queued"
+        msg_sid = reply.meta["delivery"]["parts"][0]["sid"]
+        assert msg_sid == sid(0xF001)
+        params = {"MessageSid": msg_sid, "MessageStatus": "delivered", "To": PHONE, "From": DEALER_NUMBER}
+        await kit.post_signed(client, "/twilio/sms/status", params)
+    assert (await journey(PHONE))[-1].meta["delivery"]["status"] == "delivered"
+
+
+def brain_reply_text() -> str:
+    return "Thanks for the message! A member of our team will follow up shortly."
+
+
+async def test_twilio_refusing_with_21610_records_the_opt_out_and_the_gate_blocks_later_sends(
+    redis, keys, dealer, customers, timeline
+):
+    customer = (await customers.resolve(phone=PHONE)).customer
+    http = FakeTwilioHttp(error=(400, 21610, "Attempt to send to unsubscribed recipient"))
+    sender = TwilioSender(
+        redis, keys, dealer, account_sid="AC" + "1" * 32, auth_token="t", from_number=DEALER_NUMBER,
+        public_url=None, http_client=http,
+    )  # fmt: skip
+    first = await sender.send_sms(OutboundSms(to=PHONE, body="Your service is ready.", customer_id=customer.id))
+    assert first.status == "failed" and first.error_code == "21610" and len(http.requests) == 1
+    assert "StatusCallback" not in http.requests[0]["data"]  # no public URL: no callbacks
+    state = await ConsentGate(redis, keys, dealer).state([customer.id], at=dt.datetime.now(dt.UTC))
+    assert state.status("sms", "transactional") == "opted_out"
+    second = await sender.send_sms(OutboundSms(to=PHONE, body="Are you still there?", customer_id=customer.id))
+    assert second.status == "blocked" and second.reason == "opted_out"
+    assert len(http.requests) == 1  # the gate stopped it before the API
+    events = await timeline.read([customer.id])
+    assert [e.meta["delivery"]["status"] for e in events] == ["failed", "blocked"]
+
+
+async def test_opted_out_customer_gets_nothing(make_app, kit, brain, journey, customers, redis, keys, dealer):
+    customer = (await customers.resolve(phone=PHONE)).customer
+    await ConsentGate(redis, keys, dealer).record_opt_out(
+        customer.id, channels="sms", source="keyword", evidence={"text": "STOP"}, actor="customer",
+        at=dt.datetime.now(dt.UTC) - dt.timedelta(days=1),
+    )  # fmt: skip
+    http = FakeTwilioHttp()
+    sender = TwilioSender(
+        redis, keys, dealer, account_sid="AC" + "1" * 32, auth_token="t", from_number=DEALER_NUMBER,
+        public_url=kit.PUBLIC_URL, http_client=http,
+    )  # fmt: skip
+    app, channel, _ = make_app(sender=sender)
+    async with kit.serve(app) as base, httpx.AsyncClient(base_url=base) as client:
+        await kit.post_signed(client, "/twilio/sms", inbound(sid(60), "what's the price of the tacoma"))
+        await channel.aclose()
+    assert http.requests == []
+    events = await journey(PHONE)
+    assert [e.direction for e in events] == ["inbound"]  # the turn stayed silent
+    # and the sender's own gate refuses even if a caller tries
+    r = await sender.send_sms(OutboundSms(to=PHONE, body="Hi!", customer_id=customer.id))
+    assert r.status == "blocked" and http.requests == []
+
+
+async def test_stop_keyword_is_recorded_and_twilio_answers_it(make_app, kit, brain, journey, customers, redis, keys):
+    app, channel, _ = make_app()
+    async with kit.serve(app) as base, httpx.AsyncClient(base_url=base) as client:
+        await kit.post_signed(client, "/twilio/sms", inbound(sid(70), "STOP"))
+        await channel.aclose()
+    assert brain.calls == []  # the consent guard handled it
+    customer = await customers.lookup("phone", PHONE)
+    [entry] = await ConsentLedger(redis, keys).entries([customer.id])
+    assert (entry.channel, entry.action, entry.source) == ("sms", "opt_out", "keyword")
+    assert entry.evidence["delivery_id"] == sid(70)
+    events = await journey(PHONE)
+    sent = [e for e in events if e.direction == "outbound"]
+    # Twilio's default opt-out handling already confirmed STOP: ours is recorded but not sent
+    assert all(e.meta["delivery"]["status"] == "not_sent" for e in sent)
+    assert all(e.meta["delivery"]["reason"] == "twilio_answers_keywords" for e in sent)
+
+
+async def test_plain_language_revocation_gets_its_one_confirmation(make_app, kit, brain, journey, customers, redis, keys):
+    app, channel, _ = make_app()
+    async with kit.serve(app) as base, httpx.AsyncClient(base_url=base) as client:
+        await kit.post_signed(client, "/twilio/sms", inbound(sid(80), "please stop texting me"))
+        await channel.aclose()
+        await kit.post_signed(client, "/twilio/sms", inbound(sid(81), "hello??"))
+        await channel.aclose()
+    customer = await customers.lookup("phone", PHONE)
+    [entry] = await ConsentLedger(redis, keys).entries([customer.id])
+    assert (entry.action, entry.source) == ("opt_out", "natural_language")
+    events = await journey(PHONE)
+    outbound = [e for e in events if e.direction == "outbound"]
+    assert len(outbound) == 1 and outbound[0].meta["delivery"]["status"] == "delivered-dry-run"
+    assert "START" in outbound[0].text  # the confirmation, and nothing after it
+
+
+async def test_long_reply_records_ucs2_segments_when_it_carries_an_emoji(make_app, kit, brain, journey):
+    long = "Happy to help you compare the RAV4 Hybrid trims and colors whenever you like. 🚙"
+    text = (long + " ") * 3
+
+    async def handler(inp):
+        return await kit.say(inp, text.strip())
+
+    brain.handler = handler
+    app, channel, _ = make_app()
+    async with kit.serve(app) as base, httpx.AsyncClient(base_url=base) as client:
+        await kit.post_signed(client, "/twilio/sms", inbound(sid(90), "blue rav4?"))
+        await channel.aclose()
+    reply = (await journey(PHONE))[-1]
+    part = reply.meta["delivery"]["parts"][0]
+    info = segment_info(reply.text)
+    assert part["encoding"] == "UCS-2" == info.encoding
+    assert part["segments"] == info.segments > 1
+
+
+# --- senders and segments, without HTTP ----------------------------------------------------------------
+
+
+async def test_dry_run_sender_records_a_new_event_and_splits_nothing(redis, keys, dealer, customers, timeline):
+    customer = (await customers.resolve(phone=PHONE)).customer
+    sender = build_sender(redis, keys, dealer, account_sid=None, auth_token=None, from_number=None, public_url=None)
+    assert isinstance(sender, DryRunSender)
+    r = await sender.send_sms(
+        OutboundSms(to=PHONE, body="Your test drive is Thu at 10:00 AM.", customer_id=customer.id,
+                    meta={"purpose": "call_recap"})
+    )  # fmt: skip
+    assert r.sent and r.status == "delivered-dry-run" and r.event_id
+    [event] = await timeline.read([customer.id])
+    assert event.id == r.event_id and event.direction == "outbound" and event.channel == "sms"
+    assert event.text == "Your test drive is Thu at 10:00 AM." and event.meta["purpose"] == "call_recap"
+    assert event.meta["delivery"]["parts"][0]["sid"] == r.sid
+    # two texts of one reply land on the same event
+    second = await sender.send_sms(
+        OutboundSms(to=PHONE, body="Second part.", customer_id=customer.id, event_id=r.event_id, part=1, parts=2)
+    )
+    assert second.event_id == r.event_id
+    [event] = await timeline.read([customer.id])
+    assert [p["part"] for p in event.meta["delivery"]["parts"]] == [0, 1]
+    assert event.meta["delivery"]["texts"]["1"] == "Second part."
+
+
+def test_gsm7_and_ucs2_segment_counting():
+    assert sms_encoding("Hi! Your 2024 RAV4 is $31,995 @ Bayview.") == "GSM-7"
+    assert segment_info("a" * 160).segments == 1 and segment_info("a" * 161).segments == 2
+    assert segment_info("a" * 306).segments == 2 and segment_info("a" * 307).segments == 3
+    # extension characters cost two septets
+    assert segment_info("€" * 80).units == 160 and segment_info("€" * 80).segments == 1
+    assert segment_info("€" * 81).segments == 2
+    # one emoji makes the whole message UCS-2, and costs two UTF-16 units
+    assert sms_encoding("See you soon 🚗") == "UCS-2"
+    assert segment_info("🚗" * 35).units == 70 and segment_info("🚗" * 35).segments == 1
+    assert segment_info("a" * 69 + "🚗").segments == 2  # 71 units
+    assert segment_info("b" * 200 + "é").encoding == "GSM-7"  # é is in the GSM alphabet
+    assert segment_info("b" * 200 + "ê").encoding == "UCS-2"  # ê is not
+
+
+def test_split_sms_cuts_at_sentences_then_words_and_never_inside_a_url():
+    url = "https://www.bayviewtoyota.example/used/2024-toyota-rav4-xle-blue-stock-T12345?utm_source=sms"
+    text = (
+        "Good news, the blue 2024 RAV4 XLE is still here. "
+        f"Here are the photos and details: {url} "
+        "It has 12,400 miles, heated seats and a power liftgate. "
+        "Would Saturday morning work for a test drive? "
+        "We are open 9 to 7 that day and the sales team would love to meet you."
+    )
+    parts = split_sms(text, max_chars=120)
+    assert all(len(p) <= 120 for p in parts)
+    assert " ".join(parts) == " ".join(text.split())  # nothing lost or reordered
+    assert any(url in p for p in parts)  # the URL is whole
+    assert parts[0] == "Good news, the blue 2024 RAV4 XLE is still here."
+    # a URL longer than the limit still goes whole, alone
+    huge = "https://example.com/" + "x" * 200
+    parts = split_sms(f"Look: {huge} thanks", max_chars=100)
+    assert huge in parts and all(len(p) <= 100 for p in parts if p != huge)
+    # a segment budget: UCS-2 text splits into single-segment messages
+    emoji_text = "Great choice! 🚙 " * 12
+    for p in split_sms(emoji_text, max_chars=320, max_segments=1):
+        assert segment_info(p).segments == 1
+    assert split_sms("short", max_chars=320) == ["short"]
+
+
+def test_public_urls_become_websocket_urls():
+    assert websocket_url("https://dealer.example.test/", "/twilio/relay") == "wss://dealer.example.test/twilio/relay"
+    assert websocket_url("http://localhost:8000", "/twilio/relay") == "ws://localhost:8000/twilio/relay"
+    assert websocket_url("https://x.example/base", "/twilio/relay") == "wss://x.example/base/twilio/relay"
+    with pytest.raises(ValueError):
+        websocket_url("ftp://x", "/twilio/relay")

@@ -61,3 +61,18 @@ async def test_delivery_seen_twice_is_processed_once(redis_handle, redis, keys):
     assert (await idem.claim("sms", "SM999")).first
     for c in clients:
         await c.aclose()
+
+
+async def test_scan_pattern_covers_one_dealer_only(redis):
+    from memory.keys import Keys
+
+    demo, demo2 = Keys("demoxyz"), Keys("demoxyz2")
+    await redis.set(demo.profile("c1"), "1")
+    await redis.set(demo.vehicles(), "1")
+    await redis.set(demo2.profile("c1"), "1")
+    await redis.set(demo2.vehicles(), "1")
+    try:
+        found = sorted([k async for k in redis.scan_iter(match=demo.scan_pattern())])
+        assert found == sorted([demo.profile("c1"), demo.vehicles()])
+    finally:
+        await redis.delete(demo.profile("c1"), demo.vehicles(), demo2.profile("c1"), demo2.vehicles())
