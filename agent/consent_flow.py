@@ -29,11 +29,30 @@ async def apply(ctx: TurnContext, intent: ConsentIntent) -> tuple[bool, str]:
         opted_out = [c for c in intent.channels if state.status(c, "transactional") == "opted_out"]
         if intent.only_if_opted_out and not opted_out:
             return False, ""
-        await gate.record_opt_in(ctx.customer.id, channels=intent.channels, purposes=intent.purposes,
-                                 source=intent.source, evidence=evidence, actor="customer", at=at)
+        await gate.record_opt_in(
+            ctx.customer.id,
+            channels=intent.channels,
+            purposes=intent.purposes,
+            source=intent.source,
+            evidence=evidence,
+            actor="customer",
+            at=at,
+        )
         return True, guard_reply("opt_in_confirm", msg.channel, ctx.deps.dealer)
-    await gate.record_opt_out(ctx.customer.id, channels=intent.channels, purposes=intent.purposes,
-                              source=intent.source, evidence=evidence, actor="customer", at=at)
+    before = await gate.state(ctx.sources, at=at)
+    already = all(before.status(c, "transactional") == "opted_out" for c in intent.channels)
+    # A repeated request is still evidence worth keeping, but it changes nothing: no second confirmation.
+    await gate.record_opt_out(
+        ctx.customer.id,
+        channels=intent.channels,
+        purposes=intent.purposes,
+        source=intent.source,
+        evidence=evidence,
+        actor="customer",
+        at=at,
+    )
+    if already and msg.channel in GATED:
+        return True, ""
     if msg.channel in GATED:
         decision = await gate.claim_confirmation(ctx.sources, channel=msg.channel, at=at)
         if not decision.allowed:

@@ -11,6 +11,7 @@ answers the same input.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any, Literal
 
@@ -19,14 +20,29 @@ from langgraph.runtime import Runtime
 
 from agent import consent_flow
 from agent.guards import StreamGuard, inbound_check
-from agent.state import AgentState, TurnContext, roll_window
+from agent.state import WINDOW_TURNS, AgentState, TurnContext, fold_summary, role_of
 from agent.types import BrainInput, BrainOutput, HandoffRequest, Reply
 
 log = logging.getLogger(__name__)
 
 
+def _turn(e: Any) -> dict[str, str]:
+    return {"role": role_of(e.actor, e.direction), "text": e.text, "channel": e.channel}
+
+
+def _conversational(e: Any) -> bool:
+    return e.kind == "message" and e.direction in ("inbound", "outbound") and bool(e.text)
+
+
 async def load_context(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     ctx = runtime.context
+    # The window comes from the timeline (the source of truth): it includes what staff said during
+    # a handoff and messages sent by jobs, not only this graph's own turns.
+    recent = await ctx.services.timeline.read(ctx.sources, limit=WINDOW_TURNS * 2, newest=True)
+    current = ctx.notes.get("inbound_event_id")
+    turns = [e for e in recent if _conversational(e) and e.id != current][-WINDOW_TURNS:]
+    ctx.history = [_turn(e) for e in turns]
+    ctx.notes["window_events"] = turns
     memory = ctx.services.memory
     if memory is not None and ctx.message.text.strip():
         try:
@@ -36,7 +52,7 @@ async def load_context(state: AgentState, runtime: Runtime[TurnContext]) -> dict
             ]
         except Exception:  # recollection is a nicety; a turn never fails for it
             log.warning("memory recall failed", exc_info=True)
-    return {"text": ctx.message.text, "outcome": {}}
+    return {"text": ctx.message.text}
 
 
 async def inbound_guard(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
@@ -91,7 +107,7 @@ async def brain(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, A
         channel=ctx.message.channel,
         customer=ctx.customer,
         deps=ctx.deps,
-        history=list(state.get("window", [])),
+        history=ctx.history,
         summary=state.get("summary", ""),
         memories=ctx.memories,
         dialogue=dict(state.get("dialogue", {})),
@@ -140,11 +156,26 @@ async def outbound_guard(state: AgentState, runtime: Runtime[TurnContext]) -> di
 async def persist(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     ctx = runtime.context
     await ctx.services.persist_turn(ctx)
-    new = [{"role": "customer", "text": state.get("text", ""), "channel": ctx.message.channel}]
-    if ctx.output is not None and ctx.output.reply.text and not ctx.notes.get("suppressed"):
-        new.append({"role": "assistant", "text": ctx.output.reply.text, "channel": ctx.message.channel})
-    window, summary = roll_window(list(state.get("window", [])), state.get("summary", ""), new)
-    return {"window": window, "summary": summary, "turns": state.get("turns", 0) + 1, "text": "", "outcome": {}}
+    update: dict[str, Any] = {"turns": state.get("turns", 0) + 1, "text": ""}
+    # The next turn's window: this window plus this turn's inbound (and reply). What falls out of it
+    # joins the summary now, so no exchange is ever in neither.
+    turns = ctx.notes.get("window_events", [])
+    added = 1 + (1 if ctx.notes.get("outbound_event_id") else 0)
+    first_kept = len(turns) + added - WINDOW_TURNS
+    window_start = (
+        int(turns[first_kept].at.timestamp() * 1000)
+        if 0 < first_kept < len(turns) + 1 and first_kept < len(turns)
+        else None
+    )
+    done = state.get("summarized_until", 0)
+    if window_start and window_start > done:
+        # Turns that slid out of the window since the last fold join the rolling summary.
+        after = dt.datetime.fromtimestamp(done / 1000, dt.UTC) if done else None
+        before = dt.datetime.fromtimestamp(window_start / 1000, dt.UTC)
+        dropped = await ctx.services.timeline.read(ctx.sources, after=after, before=before, limit=40, newest=True)
+        update["summary"] = fold_summary(state.get("summary", ""), [_turn(e) for e in dropped if _conversational(e)])
+        update["summarized_until"] = window_start - 1
+    return update
 
 
 def _contacts(ctx: TurnContext) -> set[str]:

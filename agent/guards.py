@@ -537,13 +537,13 @@ class OutboundGuard:
                 known = re.search(rf"(?<![\d.]){re.escape(figure)}(?:\.0+)?\s?(?:%|percent)", knowledge)
                 if not known:
                     bad.append(f"incentive:{m.group().strip()}")
-        m = _INCENTIVE.search(text)
-        if m and not bad:
+        claim = _INCENTIVE.search(text)
+        if claim and not bad:
             has_figure = bool(_PERCENT.search(text) or _money_values(text))
             negated = bool(_NEGATION.search(text))
-            stem = m.group(1).lower().split()[0].rstrip("s")
+            stem = claim.group(1).lower().split()[0].rstrip("s")
             if (has_figure or (_ASSERTS.search(text) and not negated)) and stem not in knowledge:
-                bad.append(f"incentive:{m.group().strip()}")
+                bad.append(f"incentive:{claim.group().strip()}")
         return bad
 
     def _identifiers(self, text: str, facts: TurnFacts) -> list[str]:

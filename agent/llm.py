@@ -33,12 +33,13 @@ from langchain_core.messages import (
     BaseMessage,
     HumanMessage,
     SystemMessage,
+    ToolCall,
     ToolMessage,
     message_chunk_to_message,
 )
 from langchain_core.tools import BaseTool, ToolException, tool
 from langchain_openai import ChatOpenAI
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 
 import prompts
 from agent.guards import clean_text, guard_reply, injection_markers
@@ -55,18 +56,21 @@ HandoffReason = Literal["customer_request", "complaint", "legal", "credit", "hot
 Priority = Literal["low", "normal", "high", "urgent"]
 
 
-@tool(HANDOFF_TOOL)
+class HandoffArgs(BaseModel):
+    reason: HandoffReason = Field(description="why a person is needed")
+    summary: str = Field(description="for the staff member: who, what they want, vehicles, anything booked or promised")
+    priority: Priority = Field(
+        "normal", description='"high" for complaints, legal matters and ready buyers; "urgent" only for safety'
+    )
+
+
+@tool(HANDOFF_TOOL, args_schema=HandoffArgs)
 def request_human_handoff(reason: HandoffReason, summary: str, priority: Priority = "normal") -> str:
     """Hand this conversation to a person on the dealership's team (sales, BDC, service or a manager).
 
     Use it when the customer asks for a person, is upset, raises anything legal, needs a credit
     decision, is ready to buy, or needs something your tools can't do. Keep helping the customer in
     your reply: tell them a team member will follow up.
-
-    Args:
-        reason: why a person is needed.
-        summary: for the staff member: who, what they want, vehicles, anything booked or promised.
-        priority: "high" for complaints, legal matters and ready buyers; "urgent" only for safety issues.
     """
     return "handoff requested"  # never run: the brain turns the call into BrainOutput.handoff
 
@@ -94,7 +98,7 @@ def make_chat_model(
         kwargs["http_async_client"] = http_async_client
     return ChatOpenAI(
         model=model,
-        api_key=api_key or "not-set",
+        api_key=SecretStr(api_key or "not-set"),
         base_url=base_url,
         timeout=openai.Timeout(timeout_s, connect=connect_timeout_s),
         max_retries=max_retries,
@@ -275,7 +279,7 @@ class LLMBrain:
         message = message_chunk_to_message(acc)
         return message if isinstance(message, AIMessage) else AIMessage(content=message.text)
 
-    async def _call_tool(self, call: dict[str, Any], inp: BrainInput, turn: _Turn) -> ToolMessage:
+    async def _call_tool(self, call: ToolCall, inp: BrainInput, turn: _Turn) -> ToolMessage:
         name, args, call_id = call.get("name") or "", call.get("args") or {}, call.get("id") or ""
         turn.tools_called.append(name)
         ok = False
@@ -305,10 +309,8 @@ class LLMBrain:
         return ToolMessage(content=content, tool_call_id=call_id, name=name, status="success" if ok else "error")
 
     def _handoff(self, args: dict[str, Any], inp: BrainInput, turn: _Turn) -> tuple[str, bool]:
-        schema = request_human_handoff.args_schema
         try:
-            assert isinstance(schema, type) and issubclass(schema, BaseModel)
-            parsed = schema.model_validate(args)
+            parsed = HandoffArgs.model_validate(args)
         except ValidationError as exc:
             return f"Error: invalid handoff arguments: {exc.errors()[0]['msg']}. Call it again.", False
         ranks = ["low", "normal", "high", "urgent"]

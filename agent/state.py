@@ -20,13 +20,11 @@ SUMMARY_MAX_CHARS = 1200
 
 
 class AgentState(TypedDict, total=False):
-    window: list[dict[str, str]]  # [{"role": customer|assistant|staff, "text": ..., "channel": ...}]
-    summary: str
-    dialogue: dict[str, Any]
+    summary: str  # rolling summary of the journey older than the window
+    summarized_until: int  # epoch ms of the newest event folded into the summary
+    dialogue: dict[str, Any]  # the offline brain's slots
     turns: int
-    # this turn (replaced every turn)
-    text: str
-    outcome: dict[str, Any]
+    text: str  # this turn's (guarded) customer text; cleared at the end of the turn
 
 
 @dataclass
@@ -41,18 +39,24 @@ class TurnContext:
     services: Any  # agent.turn.Services
     emit: Emit | None = None
     memories: list[str] = field(default_factory=list)
+    history: list[dict[str, str]] = field(default_factory=list)  # recent turns, oldest first
     output: BrainOutput | None = None
     notes: dict[str, Any] = field(default_factory=dict)  # guard verdicts, suppression reason, handoff id
 
 
-def roll_window(window: list[dict[str, str]], summary: str, new: list[dict[str, str]]) -> tuple[list, str]:
-    """Append `new` turns; turns that fall out of the window are folded into the summary."""
-    window = [*window, *new]
-    if len(window) <= WINDOW_TURNS:
-        return window, summary
-    dropped, window = window[:-WINDOW_TURNS], window[-WINDOW_TURNS:]
+def role_of(actor: str, direction: str) -> str:
+    if actor.startswith("staff"):
+        return "staff"
+    return "customer" if direction == "inbound" else "assistant"
+
+
+def fold_summary(summary: str, dropped: list[dict[str, str]]) -> str:
+    """Fold turns that left the window into the rolling summary (extractive: the brains and staff
+    see the customer's own words; profile facts live on the customer record)."""
     lines = [f"{t['role']} ({t.get('channel', '?')}): {t['text'][:160]}" for t in dropped]
+    if not lines:
+        return summary
     summary = "\n".join([summary, *lines]).strip() if summary else "\n".join(lines)
-    if len(summary) > SUMMARY_MAX_CHARS:  # keep the most recent part; profile facts live on the record
+    if len(summary) > SUMMARY_MAX_CHARS:  # keep the most recent part
         summary = "…" + summary[-(SUMMARY_MAX_CHARS - 1) :]
-    return window, summary
+    return summary

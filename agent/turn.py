@@ -150,7 +150,9 @@ class Services:
 class Agent:
     """The turn handler channels call."""
 
-    def __init__(self, services: Services, brain: Brain, checkpointer: Any = None, *, keep_checkpoints: int = 2) -> None:
+    def __init__(
+        self, services: Services, brain: Brain, checkpointer: Any = None, *, keep_checkpoints: int = 2
+    ) -> None:
         self.services = services
         self.brain = brain
         self.checkpointer = checkpointer
@@ -212,7 +214,7 @@ class Agent:
         svc = self.services
         customer = await svc.customers.primary_of(customer.id)  # a merge may have happened meanwhile
         turn_id = f"t{secrets.token_hex(6)}"
-        await svc.timeline.append(
+        inbound = await svc.timeline.append(
             customer.id,
             TimelineEvent(
                 at=msg.at,
@@ -233,7 +235,7 @@ class Agent:
             brain=self.brain,
             services=svc,
             emit=emit,
-            notes={"turn_id": turn_id},
+            notes={"turn_id": turn_id, "inbound_event_id": inbound.id},
         )
         await self.graph.ainvoke(
             {"text": msg.text},
@@ -241,6 +243,9 @@ class Agent:
             context=ctx,
             durability="exit",
         )
+        prune = getattr(self.checkpointer, "aprune_thread", None)
+        if prune is not None:  # a customer's thread lives for years: keep only the latest checkpoints
+            await prune(self.thread_id(customer.id), keep=self.keep_checkpoints)
         out = ctx.output
         replies = [out.reply] if out is not None and out.reply.text and not ctx.notes.get("suppressed") else []
         return TurnResult(

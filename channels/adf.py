@@ -6,8 +6,9 @@ upper-case or namespaced tags, a wrong encoding declaration, bare `&` and HTML e
 `&nbsp;` in comments, junk around the document, names as `part="first"/"last"` or one `part="full"`,
 several phones with type attributes, trade-ins as `<vehicle interest="trade-in">`.
 
-It tolerates nothing hostile: defusedxml refuses entity declarations (billion laughs, XXE) and
-external references before any expansion, and a document with a DTD is never "repaired".
+It tolerates nothing hostile: defusedxml refuses any DTD — so entity declarations (billion laughs,
+XXE, parameter entities) and external DTDs — before anything is expanded or fetched, and a document
+with a DTD is never "repaired".
 """
 
 from __future__ import annotations
@@ -240,9 +241,9 @@ def _parse_xml(raw: bytes) -> Element:
 
 def _safe_fromstring(raw: bytes) -> Element:
     try:
-        return SafeET.fromstring(raw, forbid_dtd=False, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as exc:
-        raise LeadError(f"XML entity declarations and external references are not accepted ({exc})") from None
+        return SafeET.fromstring(raw, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException:  # the attacker's DTD is not echoed back
+        raise LeadError("DTDs, entity declarations and external references are not accepted in a lead") from None
 
 
 _HOSTILE = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)

@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from fastapi import HTTPException, Request
 from fastapi.responses import Response
 from starlette.datastructures import ImmutableMultiDict
+from starlette.requests import HTTPConnection
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator
 
 from memory.customers import CustomerStore
@@ -62,7 +63,7 @@ def _utcnow() -> dt.datetime:
 # =============================================================================================
 
 
-def public_base(public_url: str | None, request: Request | None = None) -> str:
+def public_base(public_url: str | None, request: HTTPConnection | None = None) -> str:
     """The base URL Twilio uses to reach us, without a trailing slash. Falls back to what the request
     itself says (scheme + Host) when no public URL is configured — right only without a proxy."""
     if public_url:
@@ -519,7 +520,7 @@ class SmsSender:
         log.info("carrier opt-out (21610) recorded for customer %s", cid)
         return True
 
-    async def _record(self, cid: str, msg: OutboundSms, body: str, result: SendResult) -> str:
+    async def _record(self, cid: str, msg: OutboundSms, body: str, result: SendResult) -> str | None:
         now = self.clock()
         part = {
             "part": msg.part,
@@ -535,6 +536,8 @@ class SmsSender:
         if result.error_code:
             part["error_code"] = result.error_code
         if msg.event_id is None:
+            if result.status == "blocked":
+                return None  # nothing was sent and no reply exists: no event claiming a message went out
             delivery = self._delivery({}, msg, [part])
             event = await self.timeline.append(
                 cid,

@@ -356,10 +356,10 @@ class ChatSession:
         if key and key in self.inflight:  # resent while the first delivery is still running here
             await self.deliver(await self.wait_for(self.inflight[key]), frame.id)
             return
-        await self.send({"type": "typing", "reply_to": frame.id})
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         if key:
             self.inflight[key] = future
+        await self.send({"type": "typing", "reply_to": frame.id})
         task = asyncio.create_task(self.turn(msg, frame.id, future))
         _RUNNING.add(task)
         task.add_done_callback(_RUNNING.discard)

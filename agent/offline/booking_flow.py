@@ -218,8 +218,12 @@ def _why_not(t: Turn, dept: str, when: dt.datetime) -> str:
 def offer_list(t: Turn, ctx: dict[str, Any], slots: list[Slot], lead: str, **values: Any) -> None:
     offered = [_slot_dict(t, s) for s in slots]
     t.set_pending("choose_slot", ctx=ctx, offered=offered)
-    t.out.say(lead, 0, what=what(ctx), **values)
-    t.out.add(_slot_list(t, offered), 0)
+    intro = t.out.t(lead, what=what(ctx), **values)
+    if t.channel == "voice":
+        t.out.add(f"{intro} {_slot_list(t, offered)}", 0)
+    else:
+        t.out.add(intro, 0)
+        t.out.add(_slot_list(t, offered), 0)
     t.out.say("slots_pick", 1)
     if t.channel == "chat":
         t.out.offer(*[o["label"] for o in offered])
@@ -244,8 +248,9 @@ def propose(t: Turn, ctx: dict[str, Any], slot: Slot, offered: list[dict[str, st
     keep = offered or (t.pending or {}).get("offered") or [d]
     t.set_pending("confirm", ctx=ctx, iso=d["iso"], label=d["label"], offered=keep)
     if ctx["action"] == "reschedule":
-        t.out.say("confirm_reschedule", 0, what=kind_label(ctx["kind"]), current=ctx.get("current", ""),
-                  label=d["label"])
+        t.out.say(
+            "confirm_reschedule", 0, what=kind_label(ctx["kind"]), current=ctx.get("current", ""), label=d["label"]
+        )
     else:
         t.out.say("confirm_booking", 0, what=what(ctx), label=d["label"])
     t.out.offer("Yes, book it" if ctx["action"] == "book" else "Yes, move it", "Different time")
@@ -253,8 +258,10 @@ def propose(t: Turn, ctx: dict[str, Any], slot: Slot, offered: list[dict[str, st
 
 # --- answering a pending question -------------------------------------------------------------------
 
-_CLOCK = re.compile(r"(?<![\d/:$])\b(1[0-2]|0?[1-9]|1[3-9]|2[0-3])(?::([0-5]\d))?\s?(am|pm|a\.m\.|p\.m\.)?(?![\d/:%k])"
-                    r"(?!\s?(?:miles|mi\b|k\b|grand|dollars|seats?|rows?|people))|\b(noon)\b")
+_CLOCK = re.compile(
+    r"(?<![\d/:$])\b(1[0-2]|0?[1-9]|1[3-9]|2[0-3])(?::([0-5]\d))?\s?(am|pm|a\.m\.|p\.m\.)?(?![\d/:%k])"
+    r"(?!\s?(?:miles|mi\b|k\b|grand|dollars|seats?|rows?|people))|\b(noon)\b"
+)
 
 
 def _clock(s: str) -> tuple[int, int, str | None] | None:
@@ -360,8 +367,11 @@ async def handle_pending(t: Turn) -> bool:
             return False
         elif not p.intents or p.has("affirm", "provide_info"):
             kinds = _rules(t, "service").kinds
-            ctx = {**ctx, "kind": next((k for k in ("maintenance", "diagnostic") if k in kinds), kinds[0]),
-                   "notes": p.raw[:300]}
+            ctx = {
+                **ctx,
+                "kind": next((k for k in ("maintenance", "diagnostic") if k in kinds), kinds[0]),
+                "notes": p.raw[:300],
+            }
         else:
             return False
         if pend.get("when") and not t.ents.has_time:
@@ -373,8 +383,16 @@ async def handle_pending(t: Turn) -> bool:
 
 
 def _booking_words(t: Turn) -> bool:
-    return bool(re.search(r"\b(?:works?|how about|what about|instead|at|can we do|could we do|let's do|ok|"
-                          r"prefer|better|maybe|try)\b", t.parse.norm)) or len(t.parse.norm.split()) <= 2
+    return (
+        bool(
+            re.search(
+                r"\b(?:works?|how about|what about|instead|at|can we do|could we do|let's do|ok|"
+                r"prefer|better|maybe|try)\b",
+                t.parse.norm,
+            )
+        )
+        or len(t.parse.norm.split()) <= 2
+    )
 
 
 async def commit(t: Turn, pend: dict[str, Any]) -> None:
@@ -407,8 +425,16 @@ async def commit(t: Turn, pend: dict[str, Any]) -> None:
     remember_appointment(t, appt)
     label = appt.label()
     booked = [b for b in t.dialogue.get("booked") or [] if b["id"] != appt.id]
-    booked.append({"id": appt.id, "kind": appt.kind, "department": appt.department, "label": label,
-                   "vin": appt.vin, "title": ctx.get("title")})
+    booked.append(
+        {
+            "id": appt.id,
+            "kind": appt.kind,
+            "department": appt.department,
+            "label": label,
+            "vin": appt.vin,
+            "title": ctx.get("title"),
+        }
+    )
     t.dialogue["booked"] = booked[-5:]
     dealer = t.deps.dealer
     if ctx["action"] == "reschedule":
@@ -490,8 +516,12 @@ async def handle_change(t: Turn, action: str) -> None:
         return
     target = _choose_appt(t, appts)
     if target is None:
-        t.set_pending("which_appointment", action=action, ids=[a.id for a in appts[:4]],
-                      when=t.parse.raw if t.ents.has_time else None)
+        t.set_pending(
+            "which_appointment",
+            action=action,
+            ids=[a.id for a in appts[:4]],
+            when=t.parse.raw if t.ents.has_time else None,
+        )
         t.out.say("which_appointment", 0, action="move" if action == "reschedule" else "cancel")
         t.out.add(_numbered(t, [_describe_appt(a) for a in appts[:4]]), 0)
         return
@@ -504,8 +534,14 @@ async def _change(t: Turn, action: str, appt: Appointment, when_text: str | None
         t.out.say("confirm_cancel", 0, what=kind_label(appt.kind), label=appt.label())
         t.out.offer("Yes, cancel it", "No, keep it")
         return
-    ctx = {"action": "reschedule", "department": appt.department, "kind": appt.kind, "vin": appt.vin,
-           "appointment_id": appt.id, "current": appt.label()}
+    ctx = {
+        "action": "reschedule",
+        "department": appt.department,
+        "kind": appt.kind,
+        "vin": appt.vin,
+        "appointment_id": appt.id,
+        "current": appt.label(),
+    }
     if when_text:
         await offer_window(t, ctx, when_text)
     else:
@@ -522,7 +558,7 @@ async def handle_change_pending(t: Turn) -> bool:
     pend = t.pending or {}
     kind = pend.get("type")
     if kind == "confirm_cancel":
-        if t.parse.has("affirm") or re.search(r"\bcancel\b", t.parse.norm) and not t.parse.has("deny"):
+        if t.parse.has("affirm") or (re.search(r"\bcancel\b", t.parse.norm) and not t.parse.has("deny")):
             try:
                 appt = await cancel(t.deps, pend["appointment_id"], reason="customer asked (offline assistant)")
             except ToolError:

@@ -100,11 +100,18 @@ def _money(s: str, e: Entities) -> str:
             return s[: rng.start()] + " " + s[rng.end() :]
 
     patterns = [
-        ("max", r"\b(?:under|below|less than|lower than|cheaper than|no more than|not more than|max(?:imum)?(?: of)?"
-         r"|up to|at most|within|budget(?: is| of)?(?: about| around| like)?|spend(?: up to)?|afford|no higher than"
-         r"|not over|nothing over|nothing above|less then|under than)\s?(?:like\s|about\s|around\s)?(\$)?" + _AMT[3:]),
-        ("max", r"(\$)?\s?(\d+(?:\.\d+)?)\s?(k|grand|thousand)?\s?(?:or less|or under|or below|max\b|tops\b|or cheaper"
-         r"|and under|and below|budget)"),
+        (
+            "max",
+            r"\b(?:under|below|less than|lower than|cheaper than|no more than|not more than|max(?:imum)?(?: of)?"
+            r"|up to|at most|within|budget(?: is| of)?(?: about| around| like)?|spend(?: up to)?|afford|no higher than"
+            r"|not over|nothing over|nothing above|less then|under than)\s?(?:like\s|about\s|around\s)?(\$)?"
+            + _AMT[3:],
+        ),
+        (
+            "max",
+            r"(\$)?\s?(\d+(?:\.\d+)?)\s?(k|grand|thousand)?\s?(?:or less|or under|or below|max\b|tops\b|or cheaper"
+            r"|and under|and below|budget)",
+        ),
         ("min", r"\b(?:over|above|more than|at least|starting at|minimum(?: of)?)\s?(\$)?" + _AMT[3:]),
         ("around", r"\b(?:around|about|roughly|approximately|approx|close to|near|~)\s?(\$)?" + _AMT[3:]),
         ("around", r"(\$)?\s?(\d+(?:\.\d+)?)\s?(k|grand)?\s?-?ish\b"),
@@ -209,9 +216,9 @@ def _condition(s: str, e: Entities) -> None:
         e.criteria["condition"] = "cpo"
     elif re.search(r"\b(?:used|pre-? ?owned|second-? ?hand|older)\b", s):
         e.criteria["condition"] = "used"
-    elif re.search(r"\bbrand new\b|\bnew (?!time|day|date|appointment|customer|phone|number|address|email)\w+", s) and not (
-        re.search(r"\bwhat is new\b|\bwhat's new\b|\banything new\b", s)
-    ):
+    elif re.search(
+        r"\bbrand new\b|\bnew (?!time|day|date|appointment|customer|phone|number|address|email)\w+", s
+    ) and not (re.search(r"\bwhat is new\b|\bwhat's new\b|\banything new\b", s)):
         e.criteria["condition"] = "new"
 
 
@@ -225,8 +232,11 @@ def _powertrain(s: str, e: Entities) -> None:
         crit["fuel_type"] = "electric"
     elif re.search(r"\bdiesel\b", s):
         crit["fuel_type"] = "diesel"
-    if re.search(r"good (?:on|with) gas|fuel[- ]?(?:efficient|economy|sipper)|gas mileage|\bmpg\b|economical|save on gas|"
-                 r"gas saver|cheap to run", s):
+    if re.search(
+        r"good (?:on|with) gas|fuel[- ]?(?:efficient|economy|sipper)|gas mileage|\bmpg\b|economical|save on gas|"
+        r"gas saver|cheap to run",
+        s,
+    ):
         e.text_hint = "good on gas, fuel efficient"
     if re.search(r"\bawd\b|all[- ]wheel", s):
         crit["drivetrain"] = "AWD"
@@ -261,8 +271,11 @@ def _features(s: str, e: Entities) -> None:
 
 
 def _sort(s: str, e: Entities) -> None:
-    if re.search(r"\b(?:cheapest|cheaper|lowest price[sd]?|least expensive|most affordable|less expensive|"
-                 r"lower price[sd]?|budget friendly|cheap)\b", s):
+    if re.search(
+        r"\b(?:cheapest|cheaper|lowest price[sd]?|least expensive|most affordable|less expensive|"
+        r"lower price[sd]?|budget friendly|cheap)\b",
+        s,
+    ):
         e.sort = "price_asc"
     elif re.search(r"\b(?:most expensive|priciest|top of the line|fanciest|loaded|nicest)\b", s):
         e.sort = "price_desc"
@@ -295,7 +308,7 @@ def _clean_name(raw: str, *, require_caps: bool) -> str | None:
     kept: list[str] = []
     for p in parts[:3]:
         low = p.lower().strip("'-")
-        if low in NOT_NAMES or low.endswith(("ing", "ed", "ly")) and len(low) > 5:
+        if low in NOT_NAMES or (low.endswith(("ing", "ed", "ly")) and len(low) > 5):
             break
         if require_caps and not p[:1].isupper():
             break
@@ -360,8 +373,11 @@ _TRADE_CLAUSE = re.compile(
 
 
 def _trade_in(s: str, e: Entities, matcher: Matcher) -> str:
-    owe = re.search(r"\b(?:owe|payoff(?: is)?|pay ?off(?: is)?|left on (?:it|the loan)|balance(?: is)?)\s(?:about |around |like |roughly )?"
-                    r"(?:is\s)?\$?\s?(\d+(?:\.\d+)?)\s?(k|grand|thousand)?", s)
+    owe = re.search(
+        r"\b(?:owe|payoff(?: is)?|pay ?off(?: is)?|left on (?:it|the loan)|balance(?: is)?)\s(?:about |around |like |roughly )?"
+        r"(?:is\s)?\$?\s?(\d+(?:\.\d+)?)\s?(k|grand|thousand)?",
+        s,
+    )
     if owe:
         e.trade_in["payoff"] = _dollars(owe.group(1), owe.group(2), dollar_sign=False, price_context=True)
         s = s[: owe.start()] + " " + s[owe.end() :]
@@ -369,7 +385,9 @@ def _trade_in(s: str, e: Entities, matcher: Matcher) -> str:
     if not m:
         return s
     clause = next(g for g in m.groups() if g is not None)
-    clause = re.split(r"\b(?:for (?:a|an|the|something|one)|and (?:get|buy|looking|want|i)|towards?|into|because|but)\b", clause)[0]
+    clause = re.split(
+        r"\b(?:for (?:a|an|the|something|one)|and (?:get|buy|looking|want|i)|towards?|into|because|but)\b", clause
+    )[0]
     year = re.search(rf"\b{_YEAR}\b", clause)
     make, model = matcher.any_model(clause)
     miles = re.search(r"\b(\d+(?:\.\d+)?)\s?(k|thousand)?" + _MILES, clause)
@@ -398,10 +416,16 @@ SERVICE_KINDS: list[tuple[str, str]] = [
     ("brake_inspection", r"\bbrakes?\b|\bbrake pads?\b|\bsqueak|\bsqueal|\bgrind(?:ing|s)?\b|\brotors?\b"),
     ("battery", r"\bbatter(?:y|ies)\b|won'?t start|doesn'?t start|\bjump start"),
     ("state_inspection", r"\binspection\b|\bemissions?\b|\bsmog\b"),
-    ("diagnostic", r"check engine|engine light|warning light|dash light|\bnoises?\b|\brattl|\bleak|\bdiagnos|overheat|"
-     r"\bshak(?:e|ing)\b|vibrat|\bsmell|\ba/?c\b|air condition|not working|stopped working|\bclunk|\bknock"),
-    ("maintenance", r"maintenance|tune[- ]?up|\b\d+k (?:mile )?service|\d+000 mile|scheduled service|"
-     r"\bservice (?:appointment|my car|my truck|visit)\b|\bget (?:my|the) (?:car|truck) serviced|\btires?\b"),
+    (
+        "diagnostic",
+        r"check engine|engine light|warning light|dash light|\bnoises?\b|\brattl|\bleak|\bdiagnos|overheat|"
+        r"\bshak(?:e|ing)\b|vibrat|\bsmell|\ba/?c\b|air condition|not working|stopped working|\bclunk|\bknock",
+    ),
+    (
+        "maintenance",
+        r"maintenance|tune[- ]?up|\b\d+k (?:mile )?service|\d+000 mile|scheduled service|"
+        r"\bservice (?:appointment|my car|my truck|visit)\b|\bget (?:my|the) (?:car|truck) serviced|\btires?\b",
+    ),
 ]
 
 
@@ -430,7 +454,10 @@ def _ordinal(s: str, e: Entities) -> str:
         r"(?:\s(?:one|option|choice|car|truck|suv|vehicle|listing|slot|time|result|pick))?\b(?!\s?-?rows?)",
         s,
     )
-    if m and not re.search(r"first time|first thing|last time|last year|last week|last month|second hand", m.group(0) + s[m.end():m.end() + 6]):
+    if m and not re.search(
+        r"first time|first thing|last time|last year|last week|last month|second hand",
+        m.group(0) + s[m.end() : m.end() + 6],
+    ):
         e.ordinal = _ORD[m.group(1)]
         return s[: m.start()] + " " + s[m.end() :]
     m = re.search(r"(?:#|\bnumber\s|\bno\.?\s?|\boption\s|\bchoice\s)(\d|one|two|three|four|five)\b(?!\d)", s)
@@ -441,7 +468,9 @@ def _ordinal(s: str, e: Entities) -> str:
 
 
 def _references(s: str, e: Entities) -> None:
-    if re.search(r"\b(?:that|this|the same)\s(?:one|car|truck|suv|van|vehicle|camry|model)\b|\bit\b|\bthat\b|\bthis one\b", s):
+    if re.search(
+        r"\b(?:that|this|the same)\s(?:one|car|truck|suv|van|vehicle|camry|model)\b|\bit\b|\bthat\b|\bthis one\b", s
+    ):
         e.deictic = True
     if re.search(r"\b(?:cheaper|cheapest|less expensive|lower priced|lowest priced) one\b|\bthe cheap(?:er|est)\b", s):
         e.superlative = "cheapest"
@@ -455,9 +484,15 @@ def _references(s: str, e: Entities) -> None:
         ("miles", r"\bmiles\b|\bmileage\b|\bodometer\b|how many mi\b"),
         ("color", r"\bcolou?rs?\b|what (?:shade|paint)"),
         ("price", r"\bprice\b|how much\b|\bcost\b|\bpriced\b|\basking\b"),
-        ("availability", r"still (?:there|available|for sale|have it|in stock|on the lot)|\bavailable\b|"
-         r"\bsold\b|\bin stock\b|still have"),
-        ("features", r"\bdoes (?:it|that one|this one) (?:have|come with)\b|\bfeatures?\b|\bequipped\b|\boptions\b|\bcome with\b"),
+        (
+            "availability",
+            r"still (?:there|available|for sale|have it|in stock|on the lot)|\bavailable\b|"
+            r"\bsold\b|\bin stock\b|still have",
+        ),
+        (
+            "features",
+            r"\bdoes (?:it|that one|this one) (?:have|come with)\b|\bfeatures?\b|\bequipped\b|\boptions\b|\bcome with\b",
+        ),
         ("interior", r"\binterior\b|\binside\b|\bseats? (?:colou?r|material)\b"),
         ("engine", r"\bengine\b|\bhorsepower\b|\bhp\b|\bcylinders?\b|\bv6\b|\bmotor\b"),
         ("drivetrain", r"\bawd\b|\b4wd\b|\b4x4\b|all[- ]wheel|\bdrivetrain\b|four[- ]wheel"),

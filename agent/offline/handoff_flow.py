@@ -54,8 +54,9 @@ def summary(t: Turn, reason: str) -> str:
     """Who, what vehicle, trade-in, budget, what was booked, and the open question — for staff."""
     c = t.inp.customer
     d = t.dialogue
-    contacts = ", ".join([*c.phones, *c.emails] + [t.profile_updates[k] for k in ("phone", "email")
-                                                   if t.profile_updates.get(k)])
+    contacts = ", ".join(
+        [*c.phones, *c.emails] + [t.profile_updates[k] for k in ("phone", "email") if t.profile_updates.get(k)]
+    )
     lines = [f"{t.name or 'Name unknown'} ({contacts or 'no contact yet'}) via {t.channel}: {REASON_TEXT[reason]}."]
     lines.append(f'Last message: "{t.parse.raw[:240]}"')
     focus = d.get("focus")
@@ -115,8 +116,9 @@ async def handle_hot_lead(t: Turn) -> None:
     if v is not None:
         t.out.say("hot_vehicle", 0, title=v.title(), price=t.out.money(v.price))
     if re.search(r"out[- ]the[- ]door|\botd\b|best price|total", s):
-        quote = await knowledge_quote(t, "advertised prices out-the-door dealer fee", ["advertised", "out-the-door",
-                                                                                     "fee"], sentences=2)
+        quote = await knowledge_quote(
+            t, "advertised prices out-the-door dealer fee", ["advertised", "out-the-door", "fee"], sentences=2
+        )
         if quote:
             t.out.add(quote, 0)
     elif re.search(r"\bhold\b|deposit|reserve", s):
@@ -132,8 +134,9 @@ async def _focus_vehicle(t: Turn) -> Any | None:
     crit = t.ents.criteria
     if crit.get("model") and not t.dialogue.get("focus"):
         try:
-            found = await search_inventory(t.deps, make=crit.get("make"), model=crit["model"], limit=1,
-                                           sort="price_asc")
+            found = await search_inventory(
+                t.deps, make=crit.get("make"), model=crit["model"], limit=1, sort="price_asc"
+            )
         except ToolError:
             return None
         return found.matches[0] if found.matches else None

@@ -146,8 +146,11 @@ async def handle_location(t: Turn) -> None:
     dealer = t.deps.dealer
     t.out.say("location", 0, name=dealer.name, address=dealer.address.one_line())
     s = t.parse.norm
-    if re.search(r"\bfrom\b|airport|downtown|directions?|get there|how (?:do|can|would) i get|i-?275|highway|exit|"
-                 r"parking|park\b|how far", s):
+    if re.search(
+        r"\bfrom\b|airport|downtown|directions?|get there|how (?:do|can|would) i get|i-?275|highway|exit|"
+        r"parking|park\b|how far",
+        s,
+    ):
         topic = "parking" if re.search(r"\bpark", s) else s
         quote = await knowledge_quote(t, f"directions {topic}", _keywords(s) or ["directions"], sentences=2)
         if quote:
@@ -160,8 +163,9 @@ async def handle_contact(t: Turn) -> None:
     depts = ", ".join(
         f"{(d.label or n).lower()} {format_phone(d.phone, t.channel)}" for n, d in dealer.departments.items() if d.phone
     )
-    t.out.say("contact", 0, name=dealer.name, phone=format_phone(dealer.phone, t.channel), depts=depts,
-              website=dealer.website)
+    t.out.say(
+        "contact", 0, name=dealer.name, phone=format_phone(dealer.phone, t.channel), depts=depts, website=dealer.website
+    )
 
 
 async def handle_financing(t: Turn, *, credit: bool = False) -> None:
@@ -275,8 +279,9 @@ async def knowledge_quote(t: Turn, question: str, keywords: list[str], *, senten
     passages = await _passages(t, question, k=3)
     if not passages:
         return ""
-    chosen = _sentences(passages[:1], keywords, sentences=sentences) or _sentences(passages, keywords,
-                                                                                    sentences=sentences)
+    chosen = _sentences(passages[:1], keywords, sentences=sentences) or _sentences(
+        passages, keywords, sentences=sentences
+    )
     if not chosen:
         chosen = " ".join(_split(_body(passages[0]))[:sentences])
     return chosen

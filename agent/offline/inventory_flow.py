@@ -95,6 +95,15 @@ def listing(t: Turn, vehicles: list[Any]) -> str:
     return sep.join(line(t, v, i + 1) for i, v in enumerate(vehicles))
 
 
+def lead(t: Turn, intro: str, body: str) -> None:
+    """An intro and the list it introduces; spoken as one sentence on voice."""
+    if t.channel == "voice":
+        t.out.add(f"{intro.rstrip(':')} {body}".rstrip(".") + ".", 0)
+    else:
+        t.out.add(intro, 0)
+        t.out.add(body, 0)
+
+
 def _relaxed_phrase(relaxed: list[str]) -> str:
     """The tool's reasons, in the customer's words (never re-stating their budget figure)."""
     said: list[str] = []
@@ -134,14 +143,12 @@ async def run_search(
         key = "search_found_one" if total == 1 else "search_found_more" if total > len(shown) else "search_found"
         if intro == "refined":
             key = "search_refined"
-        t.out.say(key, 0, count=total, shown=len(shown), desc=desc)
-        t.out.add(listing(t, shown), 0)
+        lead(t, t.out.t(key, count=total, shown=len(shown), desc=desc), listing(t, shown))
         if len(shown) == 1:
             t.focus(shown[0])
         t.out.say("search_next", 1)
     elif result.alternatives:
-        t.out.say("search_none_alternatives", 0, desc=desc, why=_relaxed_phrase(result.relaxed))
-        t.out.add(listing(t, shown), 0)
+        lead(t, t.out.t("search_none_alternatives", desc=desc, why=_relaxed_phrase(result.relaxed)), listing(t, shown))
         t.out.say("search_next", 1)
     else:
         t.out.say("search_nothing", 0, desc=desc)
@@ -360,12 +367,17 @@ def answer_attrs(t: Turn, v: Any, attrs: list[str]) -> None:
             wanted = t.ents.criteria.get("features") or []
             if wanted:
                 for f in wanted:
-                    o.say("attr_feature_yes" if feature_matches(f, v) else "attr_feature_no", 0, title=title,
-                          feature=_feature_label(f))
+                    o.say(
+                        "attr_feature_yes" if feature_matches(f, v) else "attr_feature_no",
+                        0,
+                        title=title,
+                        feature=_feature_label(f),
+                    )
             else:
                 o.say("attr_features", 0, title=title, features=", ".join(v.features[:6]) or "not listed")
         elif a == "engine":
-            o.say("attr_engine", 0, title=title, engine=v.engine or "not listed", trans=v.transmission or "")
+            trans = f", {v.transmission} transmission" if v.transmission else ""
+            o.say("attr_engine", 0, title=title, engine=v.engine or "not listed", trans=trans)
         elif a == "drivetrain":
             o.say("attr_drivetrain", 0, title=title, drivetrain=v.drivetrain or "not listed")
         elif a == "fuel":
@@ -373,16 +385,18 @@ def answer_attrs(t: Turn, v: Any, attrs: list[str]) -> None:
         elif a == "seats":
             o.say("attr_seats", 0, title=title, seats=v.seats or "not listed")
         elif a in {"trim", "year"}:
-            o.say("attr_summary", 0, title=title, price=o.money(v.price), miles=_miles(t, v),
-                  color=v.exterior_color or "")
+            o.say(
+                "attr_summary", 0, title=title, price=o.money(v.price), miles=_miles(t, v), color=v.exterior_color or ""
+            )
         elif a == "photos":
             if t.channel == "voice" or not v.vdp_url:
                 o.say("attr_photos_voice", 0, title=title)
             else:
                 o.say("attr_photos", 0, title=title, url=v.vdp_url)
         elif a == "summary":
-            o.say("attr_summary", 0, title=title, price=o.money(v.price), miles=_miles(t, v),
-                  color=v.exterior_color or "")
+            o.say(
+                "attr_summary", 0, title=title, price=o.money(v.price), miles=_miles(t, v), color=v.exterior_color or ""
+            )
             if v.status != "available":
                 key = {"pending": "attr_pending", "in_transit": "attr_in_transit"}.get(v.status, "attr_pending")
                 o.say(key, 0, title=title)

@@ -231,8 +231,10 @@ _R: dict[str, list[str]] = {
     ],
     "greet": [r"^(?:hi+|hello+|hey+|hiya|howdy|yo|sup|good (?:morning|afternoon|evening)|greetings|hola|heya)\b"],
     "thanks": [r"\b(?:thanks|thank you|thx|appreciate it|much appreciated|cheers)\b"],
-    "bye": [r"^(?:ok(?:ay)? |thanks )?(?:bye|goodbye|good bye|see ya|see you|later|talk soon|ttyl|that's all|that is "
-            r"all|have a good (?:one|day|night))\b|\b(?:bye|goodbye)[.!]*$"],
+    "bye": [
+        r"^(?:ok(?:ay)? |thanks )?(?:bye|goodbye|good bye|see ya|see you|later|talk soon|ttyl|that's all|that is "
+        r"all|have a good (?:one|day|night))\b|\b(?:bye|goodbye)[.!]*$"
+    ],
     "affirm": [
         r"^(?:yes+|yeah|yep|yup|yea|ya|sure|ok|okay|sounds good|sounds great|do it|book it|perfect|great|correct|"
         r"that works|works for me|confirm(?:ed)?|absolutely|definitely|please do|go ahead|let's do it|let's do that|"

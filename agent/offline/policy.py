@@ -94,8 +94,11 @@ async def decide(t: Turn) -> None:
         if extra >= 2 or name in done:
             continue
         if name in COMBINABLE and (main in INFO or name in INFO or main in {"inventory_search", "vehicle_question"}):
-            if name in {"inventory_search", "vehicle_question"} and main in {"inventory_search", "vehicle_question",
-                                                                              "refine_search"}:
+            if name in {"inventory_search", "vehicle_question"} and main in {
+                "inventory_search",
+                "vehicle_question",
+                "refine_search",
+            }:
                 continue
             await _dispatch(t, name)
             done.add(name)
@@ -122,8 +125,9 @@ async def _answer_pending(t: Turn) -> bool:
             t.intent = f"appointment_{kind}"
         return handled
     if kind == "offer_booking":
-        if p.has("affirm") or (t.ents.has_time and not set(p.intents) - {"affirm", "book_appointment", "test_drive",
-                                                                         "book_service"}):
+        if p.has("affirm") or (
+            t.ents.has_time and not set(p.intents) - {"affirm", "book_appointment", "test_drive", "book_service"}
+        ):
             t.intent = "book_appointment"
             t.set_pending(None)
             ctx = {"action": "book", "department": pend["department"], "kind": pend["kind"]}
@@ -155,7 +159,9 @@ async def _answer_pending(t: Turn) -> bool:
         if p.has("affirm"):
             t.set_pending(None)
             t.intent = "notify_request"
-            t.request_handoff("other", "low", handoff.summary(t, "other") + f" Wants to hear when {pend['desc']} arrive.")
+            t.request_handoff(
+                "other", "low", handoff.summary(t, "other") + f" Wants to hear when {pend['desc']} arrive."
+            )
             t.out.say("notify_ok", 0, desc=pend["desc"])
             t.out.add(handoff.sla_sentence(t, "sales"), 1)
             return True
@@ -292,7 +298,7 @@ async def _dispatch(t: Turn, name: str) -> None:
 
 def _searchable(t: Turn) -> bool:
     e = t.ents
-    return bool(e.criteria or e.text_hint or e.sort or t.dialogue.get("criteria") is not None and e.sort)
+    return bool(e.criteria or e.text_hint or e.sort or (t.dialogue.get("criteria") is not None and e.sort))
 
 
 def _focus_matches(t: Turn) -> bool:

@@ -79,9 +79,9 @@ class Composer:
         """A template variant for this channel, filled in ("{name}" etc.)."""
         entry = templates().data["templates"][key]
         if isinstance(entry, dict):
-            variants = entry.get(self.channel) or entry.get("text" if self.channel != "voice" else "voice") or entry[
-                "default"
-            ]
+            variants = (
+                entry.get(self.channel) or entry.get("text" if self.channel != "voice" else "voice") or entry["default"]
+            )
         else:
             variants = entry
         choice = variants[stable_hash(self.seed, self.turn, key) % len(variants)]

@@ -137,8 +137,13 @@ class Matcher:
                 if key and self.makes[key] not in out.makes:
                     out.makes.append(self.makes[key])
         # "RAV4 Hybrid" and "RAV4" both match "rav4 hybrid": keep the most specific.
-        out.models = [m for m in out.models if not any(o != m and normalize(o).startswith(normalize(m))
-                                                        and normalize(o) in normalize(text) for o in out.models)]
+        out.models = [
+            m
+            for m in out.models
+            if not any(
+                o != m and normalize(o).startswith(normalize(m)) and normalize(o) in normalize(text) for o in out.models
+            )
+        ]
         # A trim only counts next to a model (or alone in a follow-up, decided by the policy);
         # a trim equal to a color or a body word is not a trim.
         out.trims = [t for t in out.trims if normalize(t) not in {normalize(c) for c in out.colors}]

@@ -1,0 +1,201 @@
+"""The turn entry point and graph mechanics, with a recording test-double brain.
+
+RecordingBrain is a test double: it answers with a fixed text and records what it was given, so
+these tests see exactly what the graph hands a brain and when it doesn't call one at all.
+"""
+
+import asyncio
+import datetime as dt
+
+import pytest
+
+from agent.state import SUMMARY_MAX_CHARS, WINDOW_TURNS
+from agent.turn import Agent, Services
+from agent.types import BrainInput, BrainOutput, HandoffRequest, InboundMessage, Reply
+from memory.checkpoint import AsyncRedisCheckpointSaver
+from memory.consent import ConsentLedger
+from tools.dealer import load_dealer_config
+from tools.handoff import HandoffStore
+
+T0 = dt.datetime(2026, 11, 17, 23, 0, tzinfo=dt.UTC)  # 18:00 in Tampa, a Tuesday
+
+
+class RecordingBrain:
+    """Test double: replies "ok <n>" and records each BrainInput."""
+
+    name = "recording"
+
+    def __init__(self, fail_on: str | None = None, handoff_on: str | None = None):
+        self.inputs: list[BrainInput] = []
+        self.fail_on = fail_on
+        self.handoff_on = handoff_on
+
+    async def respond(self, inp: BrainInput) -> BrainOutput:
+        self.inputs.append(inp)
+        if self.fail_on and self.fail_on in inp.text:
+            raise RuntimeError("brain exploded")
+        turns = inp.dialogue.get("turns", 0) + 1
+        handoff = (
+            HandoffRequest(reason="customer_request", summary="asked for a person")
+            if (self.handoff_on and self.handoff_on in inp.text)
+            else None
+        )
+        return BrainOutput(
+            reply=Reply(text=f"ok {turns}"),
+            dialogue={"turns": turns},
+            handoff=handoff,
+            brain=self.name,
+            prompt_version="test@1",
+        )
+
+
+class Clock:
+    def __init__(self, start: dt.datetime):
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        self.now += dt.timedelta(seconds=1)
+        return self.now
+
+
+@pytest.fixture
+def dealer(demo_config_path, dealer_id):
+    return load_dealer_config(demo_config_path).model_copy(update={"id": dealer_id})
+
+
+@pytest.fixture
+def make_agent(redis_handle, redis, keys, dealer):
+    clients = []
+
+    def make(brain, clock=None):
+        services = Services(dealer=dealer, redis=redis, keys=keys, clock=clock or Clock(T0))
+        raw = redis_handle.client(decode_responses=False)
+        clients.append(raw)
+        return Agent(services, brain, checkpointer=AsyncRedisCheckpointSaver(raw, prefix=keys.checkpoint_prefix()))
+
+    yield make
+    for c in clients:
+        asyncio.get_event_loop().run_until_complete(c.aclose()) if False else None
+
+
+def sms(text, sid=None, phone="+18135550160"):
+    return InboundMessage(dealer="x", channel="sms", text=text, phone=phone, delivery_id=sid)
+
+
+async def test_a_delivery_seen_twice_is_one_turn(make_agent):
+    brain = RecordingBrain()
+    agent = make_agent(brain)
+    first = await agent.handle_turn(sms("hi", sid="SM1"))
+    again = await agent.handle_turn(sms("hi", sid="SM1"))
+    assert [r.text for r in first.replies] == ["ok 1"]
+    assert again.duplicate and len(brain.inputs) == 1
+    events = await agent.services.timeline.read([first.customer_id])
+    assert [e.direction for e in events] == ["inbound", "outbound"]
+
+
+async def test_stop_is_recorded_first_confirmed_once_then_silence_until_start(make_agent, redis, keys):
+    brain = RecordingBrain()
+    agent = make_agent(brain)
+    r1 = await agent.handle_turn(sms("STOP", sid="SM10"))
+    assert "unsubscribed" in r1.replies[0].text.lower() and not brain.inputs
+    state = await ConsentLedger(redis, keys).state([r1.customer_id])
+    assert state.status("sms", "transactional") == "opted_out"
+    r2 = await agent.handle_turn(sms("stop texting me", sid="SM11"))  # a second revocation: no 2nd confirmation
+    r3 = await agent.handle_turn(sms("do you have any tacomas", sid="SM12"))
+    assert r2.replies == [] and r3.replies == [] and r3.suppressed == "opted_out" and not brain.inputs
+    r4 = await agent.handle_turn(sms("START", sid="SM13"))
+    assert "subscribed" in r4.replies[0].text.lower()
+    r5 = await agent.handle_turn(sms("do you have any tacomas", sid="SM14"))
+    assert [r.text for r in r5.replies] == ["ok 1"]
+    outbound = [e for e in await agent.services.timeline.read([r1.customer_id]) if e.direction == "outbound"]
+    # nothing went out between the first confirmation and START
+    texts = [e.text for e in outbound]
+    assert len(texts) == 3 and texts[-1] == "ok 1"
+
+
+async def test_plain_language_revocation_on_sms(make_agent, redis, keys):
+    agent = make_agent(RecordingBrain())
+    r = await agent.handle_turn(sms("please stop texting me, I bought elsewhere"))
+    state = await ConsentLedger(redis, keys).state([r.customer_id])
+    assert state.status("sms", "marketing") == "opted_out"
+    entry = state.item("sms", "marketing")
+    assert entry.source == "natural_language" and "bought elsewhere" in entry.evidence["text"]
+
+
+async def test_human_owned_conversation_gets_no_ai_reply_and_hand_back_carries_context(make_agent, redis, keys):
+    brain = RecordingBrain(handoff_on="person")
+    agent = make_agent(brain)
+    r = await agent.handle_turn(sms("can I talk to a person"))
+    assert r.handoff_id
+    store = HandoffStore(redis, keys)
+    await store.transition(r.handoff_id, "claimed", at=T0, actor="staff:ana")
+    quiet = await agent.handle_turn(sms("hello? anyone?"))
+    assert quiet.replies == [] and quiet.suppressed.startswith("human_owns") and len(brain.inputs) == 1
+    from memory.timeline import TimelineEvent
+
+    await agent.services.timeline.append(
+        r.customer_id,
+        TimelineEvent(
+            at=T0 + dt.timedelta(minutes=10),
+            channel="sms",
+            direction="outbound",
+            text="Hi, Ana here - the RAV4 is yours to drive Sat",
+            actor="staff:ana",
+        ),
+    )
+    await store.transition(r.handoff_id, "closed", at=T0, actor="staff:ana")
+    back = await agent.handle_turn(sms("thanks! what time saturday?"))
+    assert back.replies and len(brain.inputs) == 2
+    roles = [(t["role"], t["text"]) for t in brain.inputs[-1].history]
+    assert ("staff", "Hi, Ana here - the RAV4 is yours to drive Sat") in roles
+    assert ("customer", "hello? anyone?") in roles
+
+
+async def test_long_threads_keep_a_window_a_summary_and_small_checkpoints(make_agent, redis_handle, keys):
+    brain = RecordingBrain()
+    agent = make_agent(brain)
+    n = WINDOW_TURNS * 3
+    for i in range(n):
+        await agent.handle_turn(sms(f"message number {i}"))
+    last = brain.inputs[-1]
+    assert len(last.history) == WINDOW_TURNS
+    assert last.history[-1] == {"role": "assistant", "text": f"ok {n - 1}", "channel": "sms"}
+    in_window = {t["text"] for t in last.history}
+    assert f"message number {n - 2}" in in_window and f"message number {n - 2}" not in last.summary
+    dropped = f"message number {n - 1 - WINDOW_TURNS // 2 - 1}"  # the newest turn that left the window
+    assert dropped not in in_window and dropped in last.summary
+    assert len(last.summary) <= SUMMARY_MAX_CHARS
+    assert last.dialogue == {"turns": n - 1}
+    raw = redis_handle.client(decode_responses=False)
+    ckpt_keys = [k async for k in raw.scan_iter(match=b"*ckpt*", count=1000)]
+    total = 0
+    for k in ckpt_keys:
+        total += await raw.memory_usage(k) or 0
+    await raw.aclose()
+    assert total < 64_000, f"checkpoints take {total} bytes after {n} turns"
+
+
+async def test_concurrent_turns_for_one_customer_are_serialised(make_agent):
+    brain = RecordingBrain()
+    agent = make_agent(brain)
+    await asyncio.gather(*(agent.handle_turn(sms(f"m{i}", sid=f"SMc{i}")) for i in range(6)))
+    assert sorted(inp.dialogue.get("turns", 0) for inp in brain.inputs) == list(range(6))
+
+
+async def test_a_failing_brain_still_answers_and_hands_off(make_agent, redis, keys):
+    agent = make_agent(RecordingBrain(fail_on="boom"))
+    r = await agent.handle_turn(sms("boom"))
+    assert r.replies and "snag" in r.replies[0].text and r.handoff_id
+    h = await HandoffStore(redis, keys).get(r.handoff_id)
+    assert h.reason == "cannot_help" and "boom" in h.summary
+
+
+async def test_empty_input_gets_a_safe_reply_and_is_stored(make_agent):
+    brain = RecordingBrain()
+    agent = make_agent(brain)
+    r = await agent.handle_turn(
+        InboundMessage(dealer="x", channel="chat", text="   \x00 ", visitor_id="visitor-123456")
+    )
+    assert r.replies and not brain.inputs
+    events = await agent.services.timeline.read([r.customer_id])
+    assert events[0].direction == "inbound"
