@@ -164,7 +164,7 @@ async def persist(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str,
     first_kept = len(turns) + added - WINDOW_TURNS
     window_start = (
         int(turns[first_kept].at.timestamp() * 1000)
-        if 0 < first_kept < len(turns) + 1 and first_kept < len(turns)
+        if 0 < first_kept < len(turns)
         else None
     )
     done = state.get("summarized_until", 0)

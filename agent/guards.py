@@ -337,6 +337,7 @@ _CLOCK = re.compile(
     r"\b(?:(1[0-2]|0?[1-9])(?::([0-5]\d))?\s*([ap])\.?\s?m\b\.?|([01]?\d|2[0-3]):([0-5]\d)\b|(noon)|(midnight))",
     re.I,
 )
+_CLOCK_RANGE = re.compile(rf"(?:{_CLOCK.pattern})\s*(?:–|—|-|to|until|till|and)\s*(?:{_CLOCK.pattern})", re.I)
 _DAY = re.compile(
     r"\b(?:today|tonight|tomorrow|this (?:morning|afternoon|evening)|(?:mon|tues|wednes|thurs|fri|satur|sun)day"
     r"|\d{1,2}/\d{1,2}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d{1,2}(?:st|nd|rd|th)?)\b",
@@ -558,7 +559,8 @@ class OutboundGuard:
     def _slots(self, text: str, facts: TurnFacts, dealer: Any) -> list[str]:
         """Booked/available times must be slots a tool returned this turn. Saying a time is taken
         promises nothing; the dealer's opening hours and times in retrieved knowledge are not slots."""
-        clocks = list(_CLOCK.finditer(text))
+        windows = [m.span() for m in _CLOCK_RANGE.finditer(text)]  # "7 AM–12 PM" is a window, not a slot
+        clocks = [m for m in _CLOCK.finditer(text) if not any(a <= m.start() < b for a, b in windows)]
         booked = _BOOKED.search(text)
         day = _DAY.search(text)
         if not ((booked and (clocks or day)) or (_SLOT_AVAILABLE.search(text) and clocks)):

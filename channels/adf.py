@@ -347,9 +347,7 @@ def _party(e: Element | None, *, name_tags: tuple[str, ...]) -> dict[str, Any] |
     if name is None:
         own = _names(e)
         name = own.get("full") or " ".join(v for k, v in own.items() if k in ("first", "last")) or None
-    contact_name = contact_names.get("full") or " ".join(
-        v for k, v in contact_names.items() if k in ("first", "last")
-    )
+    contact_name = contact_names.get("full") or " ".join(v for k, v in contact_names.items() if k in ("first", "last"))
     return {
         "name": name,
         "contact": contact_name or None,
@@ -407,7 +405,7 @@ def _prospect(p: Element) -> dict[str, Any]:
     contact = _either(_either(_child(customer, "contact"), _find(customer, "contact")), customer)
     names = _names(contact)
     phones = []
-    for ph in (contact.iter() if contact is not None else []):
+    for ph in contact.iter() if contact is not None else []:
         if _tag(ph) == "phone" and _text(ph):
             a = _attrs(ph)
             phones.append({"number": _text(ph), "type": a.get("type") or None, "time": a.get("time") or None})

@@ -134,8 +134,7 @@ def lead_key(lead: Lead) -> str:
     extra = lead.model_extra or {}
     if lead.provider_lead_id:
         basis = "|".join(
-            str(p or "")
-            for p in (lead.provider_name, extra.get("id_source"), lead.provider_lead_id, *lead.emails[:1])
+            str(p or "") for p in (lead.provider_name, extra.get("id_source"), lead.provider_lead_id, *lead.emails[:1])
         )
     else:
         basis = lead.model_dump_json()
@@ -493,9 +492,7 @@ class LeadIntake:
             return f"blocked:{decision.reason}"
         lines = [reply.text.strip()]
         for card in reply.cards[:3]:
-            lines.append(
-                " — ".join(p for p in (card.title, format_money(card.price), card.vdp_url or "") if p)
-            )
+            lines.append(" — ".join(p for p in (card.title, format_money(card.price), card.vdp_url or "") if p))
         lines.append(f"\n{self.dealer.name} · {self.dealer.phone}")
         about = landed.vehicles[0]["title"] if landed.vehicles else None
         subject = f"Your inquiry about the {about}" if about else f"Thanks for contacting {self.dealer.name}"

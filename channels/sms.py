@@ -363,9 +363,7 @@ class SmsChannel:
             return result
         if self.carrier_keyword_replies and all(is_carrier_keyword(p) for p in parts):
             if result.outbound_event_id:
-                await self.sender.mark_not_sent(
-                    result.customer_id, result.outbound_event_id, "twilio_answers_keywords"
-                )
+                await self.sender.mark_not_sent(result.customer_id, result.outbound_event_id, "twilio_answers_keywords")
             return result
         for reply in result.replies:
             await self._send(msg, result, sms_body(reply))

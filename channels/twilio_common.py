@@ -577,9 +577,7 @@ class SmsSender:
             "reason": next((p["reason"] for p in parts if p.get("reason")), None),
         }
 
-    async def _update_part(
-        self, cid: str, eid: str, sid: str, part_no: int, status: str, error: str | None
-    ) -> None:
+    async def _update_part(self, cid: str, eid: str, sid: str, part_no: int, status: str, error: str | None) -> None:
         async with self._event_lock(cid):
             event = await self._event(cid, eid)
             if event is None:

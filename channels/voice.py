@@ -73,9 +73,7 @@ TURN_WAIT_S = 60.0  # how long the hang-up waits for a turn still running before
 # =============================================================================================
 
 _NUM = r"\d{1,3}(?:,\d{3})+|\d+"
-_MONEY = re.compile(
-    rf"\$\s?(?P<n>{_NUM})(?:\.(?P<c>\d{{1,2}}))?(?P<k>\s?[kK]\b)?(?P<per>\s?/\s?(?:mo|month)\b\.?)?"
-)
+_MONEY = re.compile(rf"\$\s?(?P<n>{_NUM})(?:\.(?P<c>\d{{1,2}}))?(?P<k>\s?[kK]\b)?(?P<per>\s?/\s?(?:mo|month)\b\.?)?")
 _STOCK = re.compile(
     r"\b(?P<label>stock\s*(?:number|no\.?|num|#)?\s*[:#]?\s*)(?=[A-Z0-9-]*\d)(?P<code>[A-Z0-9][A-Z0-9-]{2,})\b",
     re.I,
@@ -152,7 +150,9 @@ def greeting(dealer: DealerConfig) -> str:
     return f"Thanks for calling {dealer.name}! I'm the virtual assistant. How can I help you today?"
 
 
-def connect_twiml(dealer: DealerConfig, *, relay_url: str, action_url: str, caller: str, call_sid: str) -> VoiceResponse:
+def connect_twiml(
+    dealer: DealerConfig, *, relay_url: str, action_url: str, caller: str, call_sid: str
+) -> VoiceResponse:
     cfg = voice_config(dealer)
     response = VoiceResponse()
     connect = Connect(action=action_url, method="POST")
@@ -606,4 +606,3 @@ def build_voice_router(
     router.add_api_websocket_route(RELAY_PATH, channel.relay)
     router.channel = channel  # type: ignore[attr-defined]
     return router
-

@@ -167,7 +167,9 @@ async def test_long_threads_keep_a_window_a_summary_and_small_checkpoints(make_a
     assert len(last.summary) <= SUMMARY_MAX_CHARS
     assert last.dialogue == {"turns": n - 1}
     raw = redis_handle.client(decode_responses=False)
-    ckpt_keys = [k async for k in raw.scan_iter(match=b"*ckpt*", count=1000)]
+    mine = [k async for k in raw.scan_iter(match=keys.scan_pattern().encode(), count=1000)]
+    ckpt_keys = [k for k in mine if b":ckpt" in k]
+    assert ckpt_keys
     total = 0
     for k in ckpt_keys:
         total += await raw.memory_usage(k) or 0

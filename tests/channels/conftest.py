@@ -66,9 +66,9 @@ async def post_signed(client: httpx.AsyncClient, path: str, params: dict[str, st
     return await client.post(path, data=params, headers=headers, **kw)
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0, interval: float = 0.02) -> Any:
+async def eventually(check: Callable[[], Awaitable[Any]], within: float = 10.0, interval: float = 0.02) -> Any:
     """Wait until `check()` returns something truthy (a condition, never a fixed sleep)."""
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(within):
         while True:
             value = await check()
             if value:

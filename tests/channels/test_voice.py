@@ -129,10 +129,14 @@ async def test_after_relay_dials_the_transfer_number_only_for_a_handoff(make_app
     async with kit.serve(app) as base, httpx.AsyncClient(base_url=base) as client:
         handoff = json.dumps({"reason": "customer_request", "handoff_id": "h1"})
         transfer = await kit.post_signed(
-            client, "/twilio/voice/after", call_params(SessionStatus="ended", HandoffData=handoff, CallStatus="in-progress")
+            client,
+            "/twilio/voice/after",
+            call_params(SessionStatus="ended", HandoffData=handoff, CallStatus="in-progress"),
         )
         done = await kit.post_signed(client, "/twilio/voice/after", call_params(SessionStatus="completed"))
-        failed = await kit.post_signed(client, "/twilio/voice/after", call_params(SessionStatus="failed", ErrorCode="64101"))
+        failed = await kit.post_signed(
+            client, "/twilio/voice/after", call_params(SessionStatus="failed", ErrorCode="64101")
+        )
         unsigned = await client.post("/twilio/voice/after", data=call_params(HandoffData=handoff))
     assert unsigned.status_code == 403
     dial = ET.fromstring(transfer.text).find("Dial")
@@ -256,7 +260,11 @@ async def test_scripted_call_streams_is_interrupted_hands_off_and_texts_a_recap(
 
     events = await journey(CALLER)
     prompts = [e for e in events if e.channel == "voice" and e.direction == "inbound" and e.kind == "message"]
-    assert [e.text for e in prompts] == ["Is the blue RAV4 still available?", "Yes, book me a test drive", "I'd like to talk to a person, please."]
+    assert [e.text for e in prompts] == [
+        "Is the blue RAV4 still available?",
+        "Yes, book me a test drive",
+        "I'd like to talk to a person, please.",
+    ]
     assert [e.meta["delivery_id"] for e in prompts] == [f"{CALL_SID}:1", f"{CALL_SID}:2", f"{CALL_SID}:3"]
     replies = [e for e in events if e.channel == "voice" and e.direction == "outbound"]
     assert replies[0].meta["interrupted"] is True
@@ -274,7 +282,9 @@ async def test_scripted_call_streams_is_interrupted_hands_off_and_texts_a_recap(
     assert len(recap.text) <= 320
 
 
-async def test_keypad_zero_reaches_a_person_even_when_the_brain_does_not_hand_off(make_app, kit, brain, redis, keys, journey):
+async def test_keypad_zero_reaches_a_person_even_when_the_brain_does_not_hand_off(
+    make_app, kit, brain, redis, keys, journey
+):
     app = make_app()
     async with kit.serve(app) as base:
         async with connect(ws_url(base), additional_headers=relay_headers(kit)) as ws:
@@ -322,7 +332,10 @@ def test_speakable_says_numbers_the_way_people_do():
     assert speakable("It's $31,995.") == "It's 31,995 dollars."
     assert speakable("About $450/mo with $2,500 down") == "About 450 dollars a month with 2,500 dollars down"
     assert speakable("Was $32,499.50, now $31k") == "Was 32,499 dollars and 50 cents, now 31 thousand dollars"
-    assert speakable("See stock #T12345 or stock number 8841A.") == "See stock number T 1 2 3 4 5 or stock number 8 8 4 1 A."
+    assert (
+        speakable("See stock #T12345 or stock number 8841A.")
+        == "See stock number T 1 2 3 4 5 or stock number 8 8 4 1 A."
+    )
     assert speakable("Photos at https://www.bayviewtoyota.example/x today") == "Photos at our website today"
     assert speakable("Call +18135550142 🚗") == "Call 813-555-0142"
     assert speakable("AWD, 12,400 mi, 40 mpg") == "all-wheel drive, 12,400 miles, 40 miles per gallon"

@@ -11,6 +11,7 @@ import asyncio
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -19,9 +20,8 @@ from websockets.asyncio.client import connect
 
 from agent.offline import OfflineBrain
 from agent.types import BrainInput, BrainOutput, Reply, VehicleCard
-from channels.webchat import build_webchat_router, contacts_in, first_touch, page_context, PageFrame
+from channels.webchat import PageFrame, build_webchat_router, contacts_in, first_touch, page_context
 from integrations.inventory_csv import import_inventory
-from memory.customers import CustomerStore
 from memory.timeline import TimelineEvent
 from tools.inventory import InventoryStore
 
@@ -86,19 +86,19 @@ async def server(redis, keys, agent, dealer, kit):
 
 def ws_url(base: str, visitor_id: str | None = None) -> str:
     url = base.replace("http://", "ws://") + "/chat/ws"
-    return f"{url}?visitor_id={visitor_id}" if visitor_id else url
+    return f"{url}?{urlencode({'visitor_id': visitor_id})}" if visitor_id else url
 
 
-async def recv(ws: Any, timeout: float = 10.0) -> dict[str, Any]:
-    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+async def recv(ws: Any, within: float = 10.0) -> dict[str, Any]:
+    return json.loads(await asyncio.wait_for(ws.recv(), within))
 
 
-async def until(ws: Any, kind: str, timeout: float = 15.0) -> list[dict[str, Any]]:
+async def until(ws: Any, kind: str, within: float = 15.0) -> list[dict[str, Any]]:
     """Frames received up to and including the first of type `kind`."""
     frames: list[dict[str, Any]] = []
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(within):
         while True:
-            frame = await recv(ws, timeout)
+            frame = await recv(ws, within)
             frames.append(frame)
             if frame["type"] == kind:
                 return frames
@@ -190,7 +190,11 @@ async def test_a_turn_survives_a_disconnect_and_a_resend_waits_for_it(server, br
     ws, visitor_id, _ = await open_session(server)
     await ws.send(json.dumps({"type": "message", "id": "m1", "text": "Is the Tacoma still available?"}))
     assert (await recv(ws))["type"] == "typing"
-    await kit.eventually(lambda: _async(len(brain.calls) == 1))
+
+    async def brain_started() -> bool:
+        return len(brain.calls) == 1
+
+    await kit.eventually(brain_started)
     await ws.close()  # the visitor's connection drops mid-turn
 
     ws2, _, history = await open_session(server, visitor_id)
@@ -201,10 +205,6 @@ async def test_a_turn_survives_a_disconnect_and_a_resend_waits_for_it(server, br
     assert reply["reply_to"] == "m1" and reply["text"] == " ".join(SENTENCES)
     assert len(brain.calls) == 1
     await ws2.close()
-
-
-async def _async(value: Any) -> Any:
-    return value
 
 
 @pytest.mark.parametrize(
@@ -335,14 +335,24 @@ async def test_widget_script_and_demo_pages(server):
 
 
 def test_page_context_reads_the_vdp():
-    assert page_context(PageFrame(url="https://www.bayviewtoyota.example/inventory/used/2019-toyota-tacoma-U24567")) == {
+    assert page_context(
+        PageFrame(url="https://www.bayviewtoyota.example/inventory/used/2019-toyota-tacoma-U24567")
+    ) == {
         "page_url": "https://www.bayviewtoyota.example/inventory/used/2019-toyota-tacoma-U24567",
         "vdp_stock": "U24567",
     }
-    by_vin = page_context(PageFrame(url="https://dealer.example/vehicle-details/used-2019-toyota-tacoma-3TMCZ5AN2KM387595"))
+    by_vin = page_context(
+        PageFrame(url="https://dealer.example/vehicle-details/used-2019-toyota-tacoma-3TMCZ5AN2KM387595")
+    )
     assert by_vin["vdp_vin"] == "3TMCZ5AN2KM387595" and "vdp_stock" not in by_vin
-    assert page_context(PageFrame(url="https://dealer.example/VehicleDetails.aspx?stock=u24450"))["vdp_stock"] == "U24450"
-    for not_a_vdp in ("https://dealer.example/", "https://dealer.example/about-us", "https://dealer.example/service/2024"):
+    assert (
+        page_context(PageFrame(url="https://dealer.example/VehicleDetails.aspx?stock=u24450"))["vdp_stock"] == "U24450"
+    )
+    for not_a_vdp in (
+        "https://dealer.example/",
+        "https://dealer.example/about-us",
+        "https://dealer.example/service/2024",
+    ):
         assert "vdp_stock" not in page_context(PageFrame(url=not_a_vdp))
     assert page_context(PageFrame(url="https://x.example/specials", stock="t26101")) == {
         "page_url": "https://x.example/specials",
@@ -358,8 +368,3 @@ def test_first_touch_and_contacts_helpers():
     }
     assert contacts_in("call me at (813) 555-0151 or mail JO@Example.com") == ("+18135550151", "jo@example.com")
     assert contacts_in("under $30,000 and 2019 or newer") == (None, None)
-
-
-async def test_store_helpers_used_here(customers: CustomerStore):
-    """The history filter relies on the turn copying InboundMessage.meta onto the inbound event."""
-    from agent.turn import Agent  # noqa: F401  (import check: the core this channel calls)
