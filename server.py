@@ -38,9 +38,17 @@ class Runtime:
 
     @classmethod
     async def start(cls, settings: Settings, *, models: bool = True, bootstrap: bool = True) -> Runtime:
-        """Open stores for the configured dealer. `models=False` skips loading the embedding model
-        (commands that need no vectors); `bootstrap` imports the dealer's feed and knowledge when
-        the store has none (a fresh install serves the demo dealership at once)."""
+        """Open stores for the configured dealer; `bootstrap` imports the dealer's feed and knowledge
+        when the store has none (a fresh install serves the demo dealership at once)."""
+        rt = cls.open(settings, models=models)
+        if bootstrap and models:
+            await rt.bootstrap()
+        return rt
+
+    @classmethod
+    def open(cls, settings: Settings, *, models: bool = True) -> Runtime:
+        """Connect the stores without touching an event loop. `models=False` skips loading the
+        embedding model (commands that need no vectors)."""
         dealer = load_dealer_config(settings.dealer_config)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         handle = open_redis(settings.redis_url, settings.data_dir)
@@ -50,8 +58,6 @@ class Runtime:
             from memory.vectors import open_vector_store
 
             rt.vectors = open_vector_store(settings.chroma_url, settings.data_dir, get_embedder())
-        if bootstrap and models:
-            await rt.bootstrap()
         return rt
 
     async def bootstrap(self) -> None:
@@ -71,17 +77,15 @@ class Runtime:
         if "agent" in self.parts:
             return self.parts["agent"]
         from agent.offline import OfflineBrain
-        from memory.vectors import CustomerMemory
-
         from agent.turn import Agent, Services
         from memory.checkpoint import AsyncRedisCheckpointSaver
+        from memory.vectors import CustomerMemory
 
         memory = CustomerMemory(self.vectors, self.dealer.id) if self.vectors is not None else None
         services = Services(dealer=self.dealer, redis=self.redis, keys=self.keys, memory=memory, vectors=self.vectors)
         brain: Any = OfflineBrain()
         if self.settings.llm_configured:
             from agent.llm import LLMBrain, make_chat_model
-
             from tools import ALL_TOOLS
 
             model = make_chat_model(
@@ -206,12 +210,9 @@ def import_inventory_cmd(
     from integrations.inventory_csv import run_import_cli
 
     _setup_logging("WARNING")
-
-    async def run() -> int:
-        rt = await Runtime.start(Settings(), bootstrap=False)
-        try:
-            return await run_import_cli(rt.redis, rt.keys, file, rt.vectors)
-        finally:
-            await rt.close()
-
-    raise typer.Exit(asyncio.run(run()))
+    rt = Runtime.open(Settings())
+    try:
+        code = run_import_cli(rt.redis, rt.keys, file, rt.vectors)
+    finally:
+        rt.redis_handle.shutdown()
+    raise typer.Exit(code)

@@ -170,7 +170,7 @@ def synthetic_text(lead: Lead, vehicles: list[dict[str, Any]]) -> str:
     about = vehicles[0]["description"] if vehicles else None
     comments = (lead.comments or "").strip()
     if comments and about:
-        text = f"{comments}\n(About the {about}.)"
+        text = f"{comments}\n\nVehicle: {about}"
     elif comments:
         text = comments
     elif about:
@@ -178,6 +178,11 @@ def synthetic_text(lead: Lead, vehicles: list[dict[str, Any]]) -> str:
     else:
         text = "I'd like more information, please."
     return text[:SYNTHETIC_MAX_CHARS]
+
+
+def _after(lead_at: dt.datetime, now: dt.datetime, ms: int) -> dt.datetime:
+    """A follow-up event's time: now, but never at or before the lead event it follows."""
+    return max(now, lead_at + dt.timedelta(milliseconds=ms))
 
 
 def _at_or_before(value: dt.datetime | None, now: dt.datetime, tz: Any) -> dt.datetime:
@@ -374,7 +379,7 @@ class LeadIntake:
         await self.svc.timeline.append(
             cid,
             TimelineEvent(
-                at=now,
+                at=_after(now, self.svc.clock(), 1),
                 channel="lead",
                 direction="internal",
                 kind="consent",
@@ -411,7 +416,7 @@ class LeadIntake:
         await self.svc.timeline.append(
             landed.customer.id,
             TimelineEvent(
-                at=now,
+                at=_after(now, self.svc.clock(), 2),
                 channel="lead",
                 direction="internal",
                 kind="lead_response",
@@ -466,7 +471,7 @@ class LeadIntake:
         )
 
     async def _send_sms(self, customer_id: str, to: str, reply: Reply, result: Any) -> str:
-        texts = split_sms(reply.text, max_chars=SMS_MAX_CHARS)
+        texts = split_sms(reply.text, max_chars=self.dealer.messaging.sms_max_chars or SMS_MAX_CHARS)
         for i, text in enumerate(texts):
             sent = await self.sender.send_sms(
                 OutboundSms(

@@ -91,6 +91,11 @@ redis.call('RENAME', KEYS[1], KEYS[2])
 for _, v in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do out[#out + 1] = v end
 return out
 """
+# KEYS: owner, inflight  ARGV: token (a processor that lost its lease must not drop a newer burst)
+_DONE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[2])
+"""
 # KEYS: owner, pending, inflight  ARGV: token
 _RELEASE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 1 end
@@ -245,6 +250,7 @@ class SmsBursts:
         self.window_ms = max(1, int(window_s * 1000))
         self._push = redis.register_script(_PUSH)
         self._next = redis.register_script(_NEXT)
+        self._done = redis.register_script(_DONE)
         self._release = redis.register_script(_RELEASE)
 
     def key(self, phone: str, part: str) -> str:
@@ -266,8 +272,9 @@ class SmsBursts:
             return kind, int(res[1]) / 1000
         return kind, None
 
-    async def done(self, phone: str) -> None:
-        await self.redis.delete(self.key(phone, "inflight"))
+    async def done(self, phone: str, token: str) -> None:
+        """The burst in flight is handled (only while this processor still holds the lease)."""
+        await self._done(keys=self._keys(phone, "owner", "inflight"), args=[token])
 
     async def release(self, phone: str, token: str) -> bool:
         return bool(await self._release(keys=self._keys(phone, "owner", "pending", "inflight"), args=[token]))
@@ -342,7 +349,7 @@ class SmsChannel:
                     await asyncio.sleep(value)
                 elif kind == "items":
                     await self._turn(value)
-                    await self.bursts.done(phone)
+                    await self.bursts.done(phone, token)
                 elif kind == "empty":
                     if await self.bursts.release(phone, token):
                         return

@@ -254,7 +254,10 @@ class RelaySession:
         worker = asyncio.create_task(self._worker())
         try:
             while True:
-                raw = await self.ws.receive_text()
+                frame = await self.ws.receive()
+                if frame["type"] == "websocket.disconnect":
+                    break
+                raw = frame.get("text") or (frame.get("bytes") or b"").decode("utf-8", "replace")
                 try:
                     message = json.loads(raw)
                 except ValueError:

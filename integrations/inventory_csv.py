@@ -507,7 +507,7 @@ async def import_inventory(
         unknown_columns=feed.unknown_columns,
     )
     store = InventoryStore(redis, keys)
-    current = set(await redis.smembers(keys.vehicles()))
+    current = {str(vin) for vin in await redis.smembers(keys.vehicles())}
     existing = await store.get_many(sorted(current | {v.vin for v in feed.vehicles}))
     plan = _plan(feed, current, existing, now, report)
     report.imported = report.added + report.updated + report.unchanged

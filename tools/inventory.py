@@ -244,8 +244,11 @@ async def read_inventory_events(
     redis: Redis, keys: Keys, since_id: str = "0", count: int = 100
 ) -> list[InventoryEvent]:
     """Events after `since_id` (exclusive), oldest first; pass the last id back to continue."""
-    entries = await redis.xrange(keys.inventory_events(), min=f"({since_id}" if since_id != "0" else "-", count=count)
-    return [InventoryEvent.from_stream(eid, f) for eid, f in entries]
+    start = "-" if since_id in {"0", "0-0", "-"} else f"({since_id}"  # "(" = exclusive (Redis >= 6.2)
+    entries = await redis.xrange(keys.inventory_events(), min=start, count=count)
+    return [
+        InventoryEvent.from_stream(str(eid), {str(k): str(x) for k, x in (f or {}).items()}) for eid, f in entries or []
+    ]
 
 
 # --- the store -------------------------------------------------------------------------------
@@ -316,7 +319,7 @@ class InventoryStore:
         vin = await self.redis.hget(self.keys.stock_index(), stock_number.strip())
         if vin is None:  # stock numbers are often typed in another case
             vin = await self.redis.hget(self.keys.stock_index(), stock_number.strip().upper())
-        return await self.get(vin) if vin else None
+        return await self.get(str(vin)) if vin else None
 
     async def find(self, vin_or_stock: str) -> Vehicle | None:
         ref = vin_or_stock.strip().lstrip("#").strip()
@@ -331,7 +334,7 @@ class InventoryStore:
         snap = _SNAPSHOTS.get(self._cache_key)
         if snap is not None and snap.version == version:
             return snap
-        vins = sorted(await self.redis.smembers(self.keys.vehicles()))
+        vins = sorted(str(v) for v in await self.redis.smembers(self.keys.vehicles()))
         by_vin = await self.get_many(vins)
         snap = _Snapshot(version=version, vehicles=list(by_vin.values()), by_vin=by_vin)
         _SNAPSHOTS[self._cache_key] = snap
@@ -353,7 +356,8 @@ class InventoryStore:
             pipe.srem(self.keys.vehicles(), vehicle.vin)
 
     def queue_event(self, pipe: Pipeline, event: InventoryEvent) -> None:
-        pipe.xadd(self.keys.inventory_events(), event.fields(), maxlen=EVENTS_MAXLEN, approximate=True)
+        fields: dict[Any, Any] = event.fields()
+        pipe.xadd(self.keys.inventory_events(), fields, maxlen=EVENTS_MAXLEN, approximate=True)
 
     def queue_bump(self, pipe: Pipeline) -> None:
         pipe.incr(self.version_key)
@@ -683,40 +687,38 @@ class Criteria:
     features: list[str] = field(default_factory=list)
 
     def matches(self, v: Vehicle) -> bool:
-        return all(check(v) for check in self._checks())
-
-    def _checks(self) -> Iterable[Callable[[Vehicle], bool]]:
-        if self.condition:
-            wanted = CONDITION_QUERY.get(normalize(self.condition), {normalize(self.condition)})
-            yield lambda v: v.condition in wanted
-        if self.year_min is not None:
-            yield lambda v: v.year >= self.year_min  # type: ignore[operator]
-        if self.year_max is not None:
-            yield lambda v: v.year <= self.year_max  # type: ignore[operator]
-        if self.make:
-            yield lambda v: make_matches(self.make or "", v.make)
-        if self.model:
-            yield lambda v: model_matches(self.model or "", v)
-        if self.trim:
-            yield lambda v: trim_matches(self.trim or "", v.trim)
-        if self.body_style:
-            yield lambda v: body_matches(self.body_style or "", v.body_style)
-        if self.color:
-            yield lambda v: color_matches(self.color or "", v.exterior_color)
-        if self.price_min is not None:
-            yield lambda v: v.price is not None and v.price >= Decimal(str(self.price_min))
-        if self.price_max is not None:
-            yield lambda v: v.price is not None and v.price <= Decimal(str(self.price_max))
-        if self.mileage_max is not None:
-            yield lambda v: _miles(v) is not None and _miles(v) <= self.mileage_max  # type: ignore[operator]
-        if self.drivetrain:
-            yield lambda v: drivetrain_matches(self.drivetrain or "", v.drivetrain)
-        if self.fuel_type:
-            yield lambda v: fuel_matches(self.fuel_type or "", v)
-        if self.seats_min is not None:
-            yield lambda v: (v.seats or 0) >= self.seats_min  # type: ignore[operator]
-        for feat in self.features:
-            yield lambda v, feat=feat: feature_matches(feat, v)
+        if self.condition and v.condition not in CONDITION_QUERY.get(
+            normalize(self.condition), {normalize(self.condition)}
+        ):
+            return False
+        if self.year_min is not None and v.year < self.year_min:
+            return False
+        if self.year_max is not None and v.year > self.year_max:
+            return False
+        if self.make and not make_matches(self.make, v.make):
+            return False
+        if self.model and not model_matches(self.model, v):
+            return False
+        if self.trim and not trim_matches(self.trim, v.trim):
+            return False
+        if self.body_style and not body_matches(self.body_style, v.body_style):
+            return False
+        if self.color and not color_matches(self.color, v.exterior_color):
+            return False
+        if self.price_min is not None and (v.price is None or v.price < Decimal(str(self.price_min))):
+            return False
+        if self.price_max is not None and (v.price is None or v.price > Decimal(str(self.price_max))):
+            return False
+        miles = _miles(v)
+        if self.mileage_max is not None and (miles is None or miles > self.mileage_max):
+            return False
+        if self.drivetrain and not drivetrain_matches(self.drivetrain, v.drivetrain):
+            return False
+        if self.fuel_type and not fuel_matches(self.fuel_type, v):
+            return False
+        if self.seats_min is not None and (v.seats or 0) < self.seats_min:
+            return False
+        return all(feature_matches(feat, v) for feat in self.features)
 
 
 def _miles(v: Vehicle) -> int | None:
@@ -1033,12 +1035,13 @@ async def search_inventory(
     pool = [v for v in everything if v.status != "sold" and (include_in_transit or v.status != "in_transit")]
     matched = [v for v in pool if crit.matches(v)]
     scores: dict[str, float] = {}
-    if text and text.strip():
-        scores = await _semantic_scores(deps, text.strip(), matched or pool)
+    wish = (text or "").strip()
+    if wish:
+        scores = await _semantic_scores(deps, wish, matched or pool)
     result = SearchResult(
         matches=_order(matched, sort, scores, limit)[:limit],
         total_matches=len(matched),
-        ranked_by=text.strip() if scores else None,
+        ranked_by=wish if scores else None,
     )
     if not any(v.status != "pending" for v in matched):
         result.alternatives, result.relaxed = _closest(pool, crit, scores, limit, everything)
@@ -1166,12 +1169,12 @@ def build_vocabulary(vehicles: Iterable[Vehicle]) -> Vocabulary:
             trims.setdefault(normalize(v.trim), v.trim)
         if v.exterior_color:
             colors.setdefault(normalize(v.exterior_color), v.exterior_color)
-            for fam in color_families(v.exterior_color):
-                colors.setdefault(fam, fam)
-        fam = body_family(v.body_style)
-        if fam:
-            for kw in (fam, *BODY_FAMILIES[fam]):
-                bodies.setdefault(normalize(kw), fam)
+            for shade in color_families(v.exterior_color):
+                colors.setdefault(shade, shade)
+        body = body_family(v.body_style)
+        if body:
+            for kw in (body, *BODY_FAMILIES[body]):
+                bodies.setdefault(normalize(kw), body)
     for alias, target in MAKE_ALIASES.items():
         if target in makes:
             makes.setdefault(alias, makes[target])

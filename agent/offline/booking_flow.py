@@ -163,9 +163,10 @@ async def offer_window(t: Turn, ctx: dict[str, Any], text: str, day_hint: dt.dat
             t.set_pending("ask_time", ctx=ctx)
             t.out.say("ask_time", 0, what=what(ctx))
             return
+        count = OFFER_COUNT.get(t.channel, 3)
         slots = await available_slots(
-            t.deps, dept, start=when.start, end=when.end, limit=OFFER_COUNT.get(t.channel, 3), kind=ctx["kind"],
-            daily=when.daily, spread=False if when.earliest else None,
+            t.deps, dept, start=when.start, end=when.end, limit=count, kind=ctx["kind"],
+            daily=when.daily, spread=False if when.earliest else True, per_day=count if _one_day(t, when) else 2,
         )  # fmt: skip
     except ToolError:
         t.out.say("booking_unavailable", 0)
@@ -202,6 +203,21 @@ async def offer_exact(
         offer_list(t, ctx, near, "slots_exact_taken", asked=_label(t, target), why=_why_not(t, dept, target))
     else:
         t.out.say("slots_none_at_all", 0)
+
+
+def _one_day(t: Turn, when: Any) -> bool:
+    tz = t.deps.dealer.tz
+    return when.start.astimezone(tz).date() == (when.end - dt.timedelta(seconds=1)).astimezone(tz).date()
+
+
+_DAY_WORDS = re.compile(
+    r"\b(?:today|tomorrow|tonight|weekend|week|mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|"
+    r"nov|dec)[a-z]*\b|\d{1,2}/\d{1,2}|\b\d{1,2}(?:st|nd|rd|th)\b|\basap\b|\bearliest\b|\bsoonest\b"
+)
+
+
+def names_day(text: str) -> bool:
+    return bool(_DAY_WORDS.search(text.lower()))
 
 
 def _why_not(t: Turn, dept: str, when: dt.datetime) -> str:
@@ -347,9 +363,11 @@ async def handle_pending(t: Turn) -> bool:
             t.set_pending("ask_time", ctx=ctx)
             t.out.say("ask_time_other", 0)
             return True
-        if t.ents.has_time or (_clock(p.norm) and _booking_words(t)):
-            day = None if t.ents.has_time else _first_offered_day(t)
-            await offer_window(t, ctx, p.raw, day)
+        if names_day(p.norm) and (t.ents.has_time or _booking_words(t)):
+            await offer_window(t, ctx, p.raw)
+            return True
+        if _clock(p.norm) and (_booking_words(t) or t.ents.has_time):
+            await offer_window(t, ctx, p.raw, _first_offered_day(t))
             return True
         return False
     if kind == "ask_time":
@@ -449,14 +467,17 @@ def _ask_contact_after_booking(t: Turn) -> None:
     need_contact = t.channel == "chat" and not t.has_contact()
     if need_name and need_contact:
         t.out.say("ask_name_contact", 1)
+        ask = "both"
     elif need_name:
         t.out.say("ask_name", 1)
+        ask = "name"
     elif need_contact:
-        t.out.say("ask_contact", 1, name=t.first_name)
+        t.out.say("ask_contact", 1, who=t.who)
+        ask = "contact"
     else:
         t.out.say("booked_next", 2)
         return
-    t.set_pending("ask_contact")
+    t.set_pending("ask_contact", ask=ask)
 
 
 # --- the customer's own appointments ----------------------------------------------------------------

@@ -54,12 +54,12 @@ class OfflineBrain:
             vocab = None
         service = deps.dealer.departments.get("service")
         kinds = list(service.appointments.kinds) if service and service.appointments else []
-        pending = (dialogue.get("pending") or {}).get("type")
+        pending = dialogue.get("pending") or {}
         parse = classify(
             inp.text,
             matcher_for(vocab),
             service_kinds=kinds,
-            expecting_name=pending == "ask_contact",
+            expecting_name=pending.get("type") == "ask_contact" and pending.get("ask") in {"name", "both"},
             use_embeddings=self.use_embeddings,
         )
         out = Composer(channel=inp.channel, seed=inp.customer.id, turn=dialogue["turn"])

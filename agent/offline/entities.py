@@ -298,7 +298,8 @@ NOT_NAMES = frozenset(
     afraid worried concerned nervous unhappy satisfied pleased thrilled stuck stranded desperate
     pregnant retired married single older younger first second third last one two three four five
     downstairs outside inside nearby near close far away today tomorrow tonight morning evening afternoon
-    monday tuesday wednesday thursday friday saturday sunday weekend now currently""".split()
+    monday tuesday wednesday thursday friday saturday sunday weekend now currently blah asdf test testing
+    idk lol hmm huh what whatever nobody anonymous none nope cancel stop help""".split()
 )
 _NAME_WORD = r"[A-Za-z][A-Za-z'\-]+"
 
@@ -472,11 +473,11 @@ def _references(s: str, e: Entities) -> None:
         r"\b(?:that|this|the same)\s(?:one|car|truck|suv|van|vehicle|camry|model)\b|\bit\b|\bthat\b|\bthis one\b", s
     ):
         e.deictic = True
-    if re.search(r"\b(?:cheaper|cheapest|less expensive|lower priced|lowest priced) one\b|\bthe cheap(?:er|est)\b", s):
+    if re.search(r"\b(?:cheaper|cheapest|less expensive|lower priced|lowest priced) one\b|\bthe cheap(?:er|est)\s*[?.!]*$", s):
         e.superlative = "cheapest"
     elif re.search(r"\b(?:pricier|more expensive|most expensive) one\b", s):
         e.superlative = "priciest"
-    elif re.search(r"\b(?:newer|newest) one\b|\bthe newe(?:r|st)\b", s):
+    elif re.search(r"\b(?:newer|newest) one\b|\bthe newe(?:r|st)\s*[?.!]*$", s):
         e.superlative = "newest"
     elif re.search(r"\b(?:lower|lowest|less|least|fewer|fewest) (?:miles|mileage)(?: one)?\b", s):
         e.superlative = "lowest_miles"

@@ -27,7 +27,7 @@ REASON_TEXT = {
 
 
 def handoff_department(t: Turn, reason: str) -> str:
-    if reason != "credit" and (t.dialogue.get("flow") == "service" or t.ents.service_kind):
+    if reason != "credit" and t.ents.service_kind:
         return "service" if "service" in t.deps.dealer.departments else "sales"
     return "sales" if "sales" in t.deps.dealer.departments else next(iter(t.deps.dealer.departments))
 
@@ -100,14 +100,14 @@ async def handle_handoff(t: Turn, reason: str, priority: str, key: str) -> None:
     )
     t.request_handoff(reason, priority, summary(t, reason))
     t.dialogue["handoff_turn"] = t.dialogue.get("turn", 0)
-    t.out.say(key, 0, name=t.first_name)
+    t.out.say(key, 0, who=t.who)
     t.out.add(sla_sentence(t, dept), 0)
     if not already:
         t.out.say("handoff_meanwhile", 1)
         t.out.offer("Browse inventory", "Hours & directions", "Book a visit")
     if t.channel == "chat" and not t.has_contact():
         t.out.say("handoff_ask_contact", 1)
-        t.set_pending("ask_contact")
+        t.set_pending("ask_contact", ask="contact")
 
 
 async def handle_hot_lead(t: Turn) -> None:
@@ -151,6 +151,11 @@ async def _focus_vehicle(t: Turn) -> Any | None:
 async def handle_negotiation(t: Turn) -> None:
     """No binding offers or negotiated prices; the real price and a person who can talk numbers."""
     e = t.ents
+    if e.offer is None and re.search(r"\bbinding\b|\bin writing\b|\bguarantee|\bpromise|\bdeal\?", t.parse.norm):
+        t.out.say("binding_question", 0)
+        t.out.say("binding_next", 1)
+        t.out.offer("Book a test drive", "Talk to a person")
+        return
     t.out.say("binding_no", 0)
     v = await _focus_vehicle(t)
     if v is not None and v.price is not None:

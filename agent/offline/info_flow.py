@@ -108,18 +108,19 @@ async def handle_hours(t: Turn) -> None:
         if holiday:
             t.out.say("hours_holiday", 0, dept=label, when=when, day=day_label(day), holiday=holiday)
         elif hours == "closed":
-            t.out.say("hours_day_closed", 0, dept=label, when=when, day=day_label(day))
+            t.out.say("hours_day_closed", 0, dept=label, when=when, day=day_label(day), dept_lower=label.lower())
         else:
-            t.out.say("hours_day", 0, dept=label, when=when, day=day_label(day), hours=hours)
+            t.out.say("hours_day", 0, dept=label, when=when, day=day_label(day), hours=hours,
+                      dept_lower=label.lower())
     else:
         is_open, status = open_now(dealer, dept, now)
         _, hours = day_ranges(t, dept, now.date())
         if re.search(r"\bclos(?:e|es|ing)\b", t.parse.norm) and is_open:
-            t.out.say("hours_closes_today", 0, dept=label, status=status)
+            t.out.say("hours_closes_today", 0, dept=label, status=status, dept_lower=label.lower())
         elif is_open:
             t.out.say("hours_open_now", 0, dept=label, status=status, hours=hours)
         else:
-            t.out.say("hours_closed_now", 0, dept=label, status=status)
+            t.out.say("hours_closed_now", 0, dept=label, status=status, hours=hours, dept_lower=label.lower())
     t.out.add(_week(t, dept), 2)
     t.out.offer("Book a visit", "Directions")
 
@@ -168,9 +169,30 @@ async def handle_contact(t: Turn) -> None:
     )
 
 
+_FIN_TOPICS: list[tuple[str, str, list[str]]] = [
+    (r"leas", "leasing lease terms", ["lease"]),
+    (r"down ?payment|money down|put down|zero down|\b0 down", "down payments and trade-in equity", ["down payment"]),
+    (r"document|paperwork|what (?:do i|should i) bring|proof of", "documents to bring", ["bring"]),
+    (r"co-?signer|co-?buyer", "co-signers and co-buyers", ["co-signer", "co-buyer"]),
+    (r"first[- ]time|no credit", "first-time buyers", ["first-time", "little or no credit"]),
+    (r"\bapply|application|pre-?qualif|online", "applying for credit online", ["application", "apply"]),
+    (r"own (?:bank|lender|financing)|credit union|outside financing|which banks|what banks|lenders?",
+     "lenders we work with", ["lenders", "own financing"]),
+    (r"incentive|rebate|special|promo", "manufacturer incentives", ["incentive"]),
+    (r"\bgap\b|service contract|extended warranty", "optional protection products", ["optional"]),
+]
+
+
 async def handle_financing(t: Turn, *, credit: bool = False) -> None:
-    question = t.parse.raw if not credit else f"credit challenges approval {t.parse.raw}"
-    keys = ["credit", "lender", "approv", "decid"] if credit else _keywords(t.parse.norm) or ["financ", "lender"]
+    s = t.parse.norm
+    if credit:
+        question, keys = "credit challenges approval lenders decide", ["credit histor", "lender decides", "co-signer"]
+    else:
+        question, keys = "financing lenders we work with", ["arranges financing", "several lenders", "own financing"]
+        for rx, topic, words in _FIN_TOPICS:
+            if re.search(rx, s):
+                question, keys = topic, words
+                break
     quote = await knowledge_quote(t, question, keys, sentences=2)
     if credit:
         t.out.say("credit_intro", 0)

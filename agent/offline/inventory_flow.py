@@ -30,7 +30,7 @@ _BODY_WORDS = {"pickup": "trucks", "suv": "SUVs", "sedan": "sedans", "minivan": 
 _CONDITION = {"new": "new", "used": "used", "cpo": "certified pre-owned"}
 
 
-def describe(crit: dict[str, Any]) -> str:
+def describe(crit: dict[str, Any], budget: dict[str, Any] | None = None) -> str:
     """The search in the customer's terms: "used Tacomas", "blue RAV4 Hybrids", "SUVs with a third row"."""
     words: list[str] = []
     if crit.get("condition"):
@@ -63,7 +63,9 @@ def describe(crit: dict[str, Any]) -> str:
     if crit.get("mileage_max"):
         tail.append("with low miles")
     if crit.get("price_max") or crit.get("price_min"):
-        tail.append("in your budget")
+        stated = budget or {}
+        said = crit.get("price_max") == stated.get("max") or crit.get("price_min") == stated.get("min")
+        tail.append("in your budget" if said else "at a lower price")
     return " ".join(words + tail)
 
 
@@ -77,7 +79,7 @@ def line(t: Turn, v: Any, n: int | None = None) -> str:
         return f"a {v.title()}{color}, {miles}, for {price}{flag}".replace(", ,", ",")
     miles = f"{v.mileage:,} mi" if v.mileage is not None else "miles n/a"
     if t.channel == "sms":
-        color = (v.exterior_color or "").split(" ")[0]
+        color = short_color(v.exterior_color)
         return f"{n}) {v.title()} {price}, {miles}{', ' + color if color else ''}{flag}"
     parts = [price, miles]
     if v.exterior_color:
@@ -85,6 +87,14 @@ def line(t: Turn, v: Any, n: int | None = None) -> str:
     if v.stock_number:
         parts.append(f"stock #{v.stock_number}")
     return f"{n}. {v.title()} — " + ", ".join(parts) + flag
+
+
+_PAINT_WORDS = {"metallic", "pearl", "clearcoat", "tricoat", "tintcoat", "mica", "premium", "paint"}
+
+
+def short_color(color: str | None) -> str:
+    """ "Celestial Silver Metallic" -> "Celestial Silver" (SMS has no room for paint finishes)."""
+    return " ".join(w for w in (color or "").split() if w.lower() not in _PAINT_WORDS)
 
 
 def listing(t: Turn, vehicles: list[Any]) -> str:
@@ -123,26 +133,46 @@ def _relaxed_phrase(relaxed: list[str]) -> str:
     return ", ".join(said)
 
 
-async def run_search(
-    t: Turn, crit: dict[str, Any], sort: str | None, *, intro: str = "found", text: str | None = None
-) -> None:
-    """Search, remember what was shown, and say it honestly (matches, or the closest alternatives)."""
-    crit = {k: v for k, v in crit.items() if k in SEARCH_KEYS and v not in (None, [], "")}
-    limit = SHOWN.get(t.channel, 3)
+def _clean(crit: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in crit.items() if k in SEARCH_KEYS and v not in (None, [], "")}
+
+
+async def search(t: Turn, crit: dict[str, Any], sort: str | None, text: str | None = None) -> Any | None:
     try:
-        result = await search_inventory(t.deps, **crit, text=text, sort=sort or "relevance", limit=limit)
+        return await search_inventory(t.deps, **_clean(crit), text=text, sort=sort or "relevance",
+                                      limit=SHOWN.get(t.channel, 3))
     except ToolError:
+        return None
+
+
+async def run_search(
+    t: Turn,
+    crit: dict[str, Any],
+    sort: str | None,
+    *,
+    intro: str = "",
+    text: str | None = None,
+    remember: dict[str, Any] | None = None,
+    result: Any | None = None,
+) -> None:
+    """Search, remember what was shown, and say it honestly (matches, or the closest alternatives).
+
+    `remember` is what a later refinement builds on (without a one-off bound like "cheaper than these").
+    """
+    crit = _clean(crit)
+    if result is None:
+        result = await search(t, crit, sort, text)
+    if result is None:
         t.out.say("inventory_unavailable", 0)
         return
-    t.dialogue["criteria"], t.dialogue["sort"] = crit, sort
+    t.dialogue["criteria"], t.dialogue["sort"] = _clean(remember if remember is not None else crit), sort
     shown = result.matches or result.alternatives
     t.dialogue["results"] = [snapshot(v) for v in shown]
-    desc = describe(crit)
+    desc = describe(crit, t.dialogue.get("budget"))
     if result.matches:
         total = result.total_matches
         key = "search_found_one" if total == 1 else "search_found_more" if total > len(shown) else "search_found"
-        if intro == "refined":
-            key = "search_refined"
+        key = intro or key
         lead(t, t.out.t(key, count=total, shown=len(shown), desc=desc), listing(t, shown))
         if len(shown) == 1:
             t.focus(shown[0])
@@ -203,7 +233,25 @@ async def handle_refine(t: Turn) -> None:
     if not crit:
         t.out.say("search_ask", 0)
         return
-    await run_search(t, crit, sort, intro="refined", text=e.text_hint)
+    remember = {k: v for k, v in crit.items() if k not in {"price_max", "year_min", "mileage_max"}}
+    remember.update({k: prior[k] for k in ("price_max", "year_min", "mileage_max") if k in prior})
+    remember.update({k: new[k] for k in ("price_max", "year_min", "mileage_max") if k in new})
+    if sort == "price_asc" and "price_max" in crit and "price_max" not in new:
+        result = await search(t, crit, sort, e.text_hint)
+        if result is not None and not result.matches and ({"color", "trim"} & set(crit)):
+            looser = {k: v for k, v in crit.items() if k not in {"color", "trim"}}
+            retry = await search(t, looser, sort, e.text_hint)
+            if retry is not None and retry.matches:
+                await run_search(t, looser, sort, intro="search_cheaper_other_colors", remember=remember,
+                                 result=retry)
+                return
+        if result is not None and not result.matches:
+            t.out.say("search_cheapest_already", 0)
+            t.out.say("search_next", 1)
+            return
+        await run_search(t, crit, sort, intro="search_refined", remember=remember, result=result)
+        return
+    await run_search(t, crit, sort, intro="search_refined", text=e.text_hint, remember=remember)
 
 
 # --- references to what was shown --------------------------------------------------------------
@@ -218,8 +266,10 @@ def looks_like_reference(t: Turn) -> bool:
     if not _shown(t):
         return False
     e = t.ents
-    if e.ordinal is not None or e.superlative:
+    if e.ordinal is not None:
         return True
+    if e.superlative:
+        return bool(resolve(t, _shown(t)))
     crit = set(e.criteria) - {"make"}
     s = t.parse.norm
     small = len(s.split()) <= 6

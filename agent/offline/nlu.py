@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 import prompts
-from agent.offline.entities import Entities, extract
+from agent.offline.entities import Entities, extract, extract_name
 from agent.offline.text import normalize
 from agent.offline.vocab import Matcher
 
@@ -354,8 +354,12 @@ def classify(
     use_embeddings: bool = True,
 ) -> Parse:
     s = normalize(raw)
-    ents = extract(raw, matcher, service_kinds=service_kinds, expecting_name=expecting_name, norm=s)
+    ents = extract(raw, matcher, service_kinds=service_kinds, norm=s)
     intents = rule_intents(s)
+    if expecting_name and not ents.name and not set(intents) - {"affirm", "greet", "thanks"} and not (
+        _searchy(ents) or ents.service_kind or ents.has_time or ents.ordinal
+    ):
+        ents.name = extract_name(raw, expecting=True)  # a bare "Maria Lopez" answers "what name?"
     flags = []
     if "injection" in intents:
         flags.append("injection")

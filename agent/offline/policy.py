@@ -79,6 +79,10 @@ async def decide(t: Turn) -> None:
         t.set_pending(None)
 
     # 4. the message's own intents
+    if (not intents or set(intents) <= {"affirm", "deny"}) and inventory.looks_like_reference(t):
+        t.intent = "select_vehicle"
+        await inventory.handle_select(t)
+        return
     if not intents:
         await _unknown(t)
         return
@@ -174,20 +178,12 @@ async def _answer_pending(t: Turn) -> bool:
         t.set_pending(None)
         e = t.ents
         if e.name or e.phone or e.email:
-            if not e.name and p.intents == ["provide_info"] and not (e.phone or e.email):
-                return False
+            if e.name and "name" not in t.profile_updates and e.name != t.inp.customer.name:
+                t.profile_updates["name"] = e.name
             t.intent = "provide_info"
-            _thank_for_contact(t)
-            if set(p.intents) - {"provide_info", "thanks", "affirm"}:
+            if set(p.intents) - {"provide_info", "thanks", "affirm", "greet"}:
+                t.out.say("contact_thanks", 0, who=t.who)
                 return False  # they also asked something: answer it too
-            return True
-        # A bare name answers "what name should I put down?"
-        from agent.offline.entities import extract_name
-
-        name = extract_name(p.raw, expecting=True) if len(p.norm.split()) <= 3 and not p.intents else None
-        if name:
-            t.profile_updates["name"] = name
-            t.intent = "provide_info"
             _thank_for_contact(t)
             return True
         return False
@@ -195,10 +191,10 @@ async def _answer_pending(t: Turn) -> bool:
 
 
 def _thank_for_contact(t: Turn) -> None:
-    t.out.say("contact_thanks", 0, name=t.first_name)
+    t.out.say("contact_thanks", 0, who=t.who)
     if t.channel == "chat" and not t.has_contact():
-        t.out.say("ask_contact", 1, name=t.first_name)
-        t.set_pending("ask_contact")
+        t.out.say("ask_contact", 1, who=t.who)
+        t.set_pending("ask_contact", ask="contact")
     else:
         t.out.say("anything_else", 1)
 
@@ -282,7 +278,7 @@ async def _dispatch(t: Turn, name: str) -> None:
     elif name == "greet":
         _greet(t)
     elif name == "thanks":
-        t.out.say("thanks", 0, name=t.first_name)
+        t.out.say("thanks", 0, who=t.who)
     elif name == "bye":
         t.out.say("bye", 0, name=t.deps.dealer.name)
     elif name == "affirm":
@@ -318,13 +314,12 @@ async def _focus_reference(t: Turn) -> None:
 
 
 def _greet(t: Turn) -> None:
-    name = t.first_name
     interest = next((i for i in reversed(t.inp.customer.interests) if i.description), None)
     if interest and t.dialogue.get("turn", 0) <= 1:
-        t.out.say("greet_back", 0, name=name, vehicle=interest.description, dealer=t.deps.dealer.name)
+        t.out.say("greet_back", 0, who=t.who, vehicle=interest.description, dealer=t.deps.dealer.name)
         t.out.offer("Is it still available?", "Book a test drive", "Something else")
         return
-    t.out.say("greet", 0, name=name, dealer=t.deps.dealer.name)
+    t.out.say("greet", 0, who=t.who, dealer=t.deps.dealer.name)
     _menu(t)
 
 

@@ -159,4 +159,5 @@ def _join_lines(texts: Any) -> list[str]:
 
 
 def _flat(parts: list[Part]) -> str:
-    return re.sub(r"\s*\n\s*", " ", " ".join(p.text for p in parts)).strip()
+    texts = [p.text if p.text[-1:] in ".!?:;)" else p.text + "." for p in parts]
+    return re.sub(r"\s*\n\s*", " ", " ".join(texts)).strip()

@@ -91,11 +91,11 @@ class Turn:
     def pending(self) -> dict[str, Any] | None:
         return self.dialogue.get("pending")
 
-    def set_pending(self, kind: str | None, **data: Any) -> None:
-        if kind is None:
+    def set_pending(self, ptype: str | None, /, **data: Any) -> None:
+        if ptype is None:
             self.dialogue.pop("pending", None)
         else:
-            self.dialogue["pending"] = {"type": kind, **data}
+            self.dialogue["pending"] = {**data, "type": ptype}
 
     @property
     def name(self) -> str | None:
@@ -104,6 +104,11 @@ class Turn:
     @property
     def first_name(self) -> str:
         return (self.name or "").split(" ")[0]
+
+    @property
+    def who(self) -> str:
+        """", Jo" for templates that greet by name ("Thanks{who}!"), or nothing."""
+        return f", {self.first_name}" if self.first_name else ""
 
     def has_contact(self) -> bool:
         c = self.inp.customer

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -120,6 +122,34 @@ async def agent(services, brain, redis_handle, keys) -> AsyncIterator[Agent]:
     """The real turn handler, checkpointed in Redis like production."""
     raw = redis_handle.client(decode_responses=False)
     yield Agent(services, brain, checkpointer=AsyncRedisCheckpointSaver(raw, prefix=keys.checkpoint_prefix()))
+    await services.drain()
+    await raw.aclose()
+
+
+def _offline_brain_class() -> type:
+    """`agent.offline.OfflineBrain`. With pytest's "prepend" import mode, tests/ is on sys.path and the
+    folders tests/agent and tests/agent/offline (no __init__.py) can stand in for the real packages as
+    namespace packages when the project root is not on sys.path; put the root first and drop them.
+    (Project-wide fix: `pythonpath = ["."]` under [tool.pytest.ini_options].)"""
+    root = str(Path(__file__).resolve().parents[2])
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    for name in ("agent.offline", "agent"):
+        if name in sys.modules and getattr(sys.modules[name], "__file__", None) is None:
+            del sys.modules[name]
+    from agent.offline import OfflineBrain
+
+    return OfflineBrain
+
+
+@pytest.fixture
+async def offline_agent(services, redis_handle, keys) -> AsyncIterator[Agent]:
+    """The real turn handler with the product's offline brain (no embeddings model: rule-based NLU)."""
+    OfflineBrain = _offline_brain_class()
+
+    raw = redis_handle.client(decode_responses=False)
+    checkpointer = AsyncRedisCheckpointSaver(raw, prefix=keys.checkpoint_prefix())
+    yield Agent(services, OfflineBrain(use_embeddings=False), checkpointer=checkpointer)
     await services.drain()
     await raw.aclose()
 

@@ -90,10 +90,10 @@ class FakeTwilioHttp(HttpClient):
 def make_app(agent, dealer, redis, keys, kit):
     """An app with the SMS router; returns (app, channel, sender)."""
 
-    def make(*, sender=None, auth_token: str | None = kit.AUTH_TOKEN, window: float = 0.3, **kw: Any):
+    def make(*, sender=None, auth_token: str | None = kit.AUTH_TOKEN, window: float = 0.3, core=None, **kw: Any):
         sender = sender or DryRunSender(redis, keys, dealer)
         router = build_sms_router(
-            agent, public_url=kit.PUBLIC_URL, auth_token=auth_token, sender=sender, dealer=dealer,
+            core or agent, public_url=kit.PUBLIC_URL, auth_token=auth_token, sender=sender, dealer=dealer,
             burst_window_s=window, **kw,
         )  # fmt: skip
         app = FastAPI()
@@ -396,6 +396,18 @@ async def test_long_reply_records_ucs2_segments_when_it_carries_an_emoji(make_ap
     info = segment_info(reply.text)
     assert part["encoding"] == "UCS-2" == info.encoding
     assert part["segments"] == info.segments > 1
+
+
+async def test_the_offline_brain_answers_a_text_end_to_end(make_app, kit, offline_agent, journey):
+    app, channel, _ = make_app(core=offline_agent)
+    async with kit.serve(app) as base, httpx.AsyncClient(base_url=base) as client:
+        await kit.post_signed(client, "/twilio/sms", inbound(sid(95), "what are your hours on saturday?"))
+        await channel.aclose()
+    customer_text, reply = await journey(PHONE)
+    assert customer_text.text == "what are your hours on saturday?"
+    assert reply.meta["brain"] == "offline" and "Sat" in reply.text
+    delivery = reply.meta["delivery"]
+    assert delivery["status"] == "delivered-dry-run" and delivery["parts"][0]["encoding"] == "GSM-7"
 
 
 # --- senders and segments, without HTTP ----------------------------------------------------------------

@@ -57,10 +57,10 @@ class SeesInterrupts:
 
 @pytest.fixture
 def make_app(agent, dealer, redis, keys, kit):
-    def make(*, auth_token: str | None = kit.AUTH_TOKEN, **kw: Any):
+    def make(*, auth_token: str | None = kit.AUTH_TOKEN, core=None, **kw: Any):
         sender = DryRunSender(redis, keys, dealer)
         router = build_voice_router(
-            agent, public_url=kit.PUBLIC_URL, auth_token=auth_token, dealer=dealer, sender=sender, **kw
+            core or agent, public_url=kit.PUBLIC_URL, auth_token=auth_token, dealer=dealer, sender=sender, **kw
         )
         app = FastAPI()
         app.include_router(router)
@@ -326,6 +326,23 @@ async def test_no_recap_for_a_caller_opted_out_of_texts(make_app, kit, brain, cu
         await kit.eventually(call_recorded)  # after_call ran: the recap decision is made by then
     assert not [e for e in await journey(CALLER) if e.channel == "sms"]
     assert [e.source for e in await ConsentLedger(redis, keys).entries([customer.id])] == ["keyword"]
+
+
+async def test_the_offline_brain_streams_and_transfers_a_caller(make_app, kit, offline_agent, redis, keys, journey):
+    app = make_app(core=offline_agent)
+    async with kit.serve(app) as base:
+        async with connect(ws_url(base), additional_headers=relay_headers(kit)) as ws:
+            await ws.send(json.dumps({"type": "setup", "callSid": CALL_SID, "from": CALLER, "to": "+18135550142"}))
+            await ws.send(
+                json.dumps({"type": "prompt", "voicePrompt": "can I talk to a real person please", "last": True})
+            )
+            messages = await recv_until(ws, lambda m: m["type"] == "end")
+    texts = [m for m in messages if m["type"] == "text"]
+    assert texts[0]["token"] and texts[0]["last"] is False
+    assert texts[-1] == {"type": "text", "token": "", "last": True}
+    data = json.loads(messages[-1]["handoffData"])
+    assert data["reason"] == "customer_request"
+    assert (await HandoffStore(redis, keys).get(data["handoff_id"])).channel == "voice"
 
 
 def test_speakable_says_numbers_the_way_people_do():

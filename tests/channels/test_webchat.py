@@ -19,9 +19,11 @@ from fastapi import FastAPI
 from websockets.asyncio.client import connect
 
 from agent.offline import OfflineBrain
+from agent.turn import Agent
 from agent.types import BrainInput, BrainOutput, Reply, VehicleCard
 from channels.webchat import PageFrame, build_webchat_router, contacts_in, first_touch, page_context
 from integrations.inventory_csv import import_inventory
+from memory.checkpoint import AsyncRedisCheckpointSaver
 from memory.timeline import TimelineEvent
 from tools.inventory import InventoryStore
 
@@ -304,10 +306,10 @@ async def test_page_context_and_first_touch_reach_the_brain_and_the_record(serve
 
 
 async def test_the_offline_brain_answers_through_the_socket(redis, keys, services, redis_handle, dealer, kit):
-    from agent.turn import Agent
-
     await import_inventory(redis, keys, SAMPLES / "inventory.csv")
-    agent = Agent(services, OfflineBrain(use_embeddings=False))
+    raw = redis_handle.client(decode_responses=False)
+    saver = AsyncRedisCheckpointSaver(raw, prefix=keys.checkpoint_prefix())
+    agent = Agent(services, OfflineBrain(use_embeddings=False), checkpointer=saver)
     app = FastAPI()
     app.include_router(build_webchat_router(agent, dealer=dealer, public_url=None))
     async with kit.serve(app) as base:
@@ -319,6 +321,7 @@ async def test_the_offline_brain_answers_through_the_socket(redis, keys, service
         assert any(c["stock_number"] == TACOMA_STOCK for c in message["cards"])
         await ws.close()
     await services.drain()
+    await raw.aclose()
 
 
 async def test_widget_script_and_demo_pages(server):

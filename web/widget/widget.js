@@ -180,6 +180,7 @@
   var log = el("div", { "class": "dos-log", role: "log", "aria-live": "polite", "aria-label": "Conversation", tabindex: "0" });
   var typing = el("div", { "class": "dos-typing", hidden: "", role: "status", "aria-label": "The assistant is typing" });
   typing.append(el("span"), el("span"), el("span"));
+  log.append(typing); // stays last: bubbles are inserted before it
   var quick = el("div", { "class": "dos-quick", role: "group", "aria-label": "Suggested replies" });
   var composer = el("form", { "class": "dos-composer" });
   var inputLabel = el("label", { "class": "dos-sr", "for": "dos-input" }, "Type your message");

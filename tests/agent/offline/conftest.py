@@ -9,6 +9,19 @@ outbound guard finds nothing to remove, and the reply fits its channel.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# This folder mirrors agent/offline; with pytest's default "prepend" import mode, tests/ lands on
+# sys.path and tests/agent/offline would shadow the real `agent.offline` package. Put the project
+# first, and drop a namespace package that may already stand in for it.
+ROOT = Path(__file__).resolve().parents[3]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+for _name in ("agent.offline", "agent"):
+    if _name in sys.modules and getattr(sys.modules[_name], "__file__", None) is None:
+        del sys.modules[_name]
+
 import asyncio
 import datetime as dt
 import json
@@ -17,7 +30,6 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,7 +48,7 @@ from tools.context import ToolDeps, TurnFacts
 from tools.dealer import DealerConfig, load_dealer_config
 from tools.knowledge import index_knowledge
 
-DEMO_DIR = Path(__file__).resolve().parents[3] / "examples" / "demo"
+DEMO_DIR = ROOT / "examples" / "demo"
 TZ = ZoneInfo("America/New_York")
 NOW = dt.datetime(2026, 11, 17, 18, 30, tzinfo=TZ)  # a Tuesday evening
 KB_DEALER = "offlinekb"
