@@ -213,12 +213,17 @@ def split_sentences(text: str, final: bool = True) -> list[tuple[str, str]]:
 _URL = re.compile(r"\bhttps?://[^\s<>()\"']+|\bwww\.[^\s<>()\"']+", re.I)
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\(([^)\s]+)\)")
 _MD_EMPHASIS = re.compile(r"(\*\*|__|\*|`+)(\S(?:.*?\S)?)\1")
-_MD_LINE = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+|[-*•+][ \t]+|\d{1,2}[.)][ \t]+|>[ \t]*)", re.M)
+_MD_HEADING = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+|>[ \t]*)", re.M)
+_MD_LIST = re.compile(r"^[ \t]*(?:[-*•+][ \t]+|\d{1,2}[.)][ \t]+)", re.M)
 
 
-def strip_markdown(text: str, *, keep_link_urls: bool) -> str:
+def strip_markdown(text: str, *, keep_link_urls: bool, keep_lists: bool = False) -> str:
+    """Plain text: emphasis, headings and quotes go; links become their text (plus the URL when kept);
+    list markers go unless `keep_lists` ("1) ..." reads fine in a text message)."""
     text = _MD_LINK.sub(lambda m: f"{m.group(1)} {m.group(2)}" if keep_link_urls else m.group(1), text)
-    text = _MD_LINE.sub("", text)
+    text = _MD_HEADING.sub("", text)
+    if not keep_lists:
+        text = _MD_LIST.sub("", text)
     return _MD_EMPHASIS.sub(r"\2", text)
 
 
@@ -463,7 +468,7 @@ class OutboundGuard:
         if channel == "voice":
             return for_voice(text)
         if channel == "sms":
-            return strip_markdown(text, keep_link_urls=True)
+            return strip_markdown(text, keep_link_urls=True, keep_lists=True)
         return text
 
     # -- one sentence ------------------------------------------------------------------------------

@@ -304,7 +304,9 @@ class RelaySession:
         params = message.get("customParameters") or {}
         self.call_sid = str(message.get("callSid") or params.get("call_sid") or "")
         self.to = str(message.get("to") or "")
-        for raw in (message.get("from"), params.get("caller")):
+        for raw in (message.get("from"), params.get("caller")):  # Twilio's own, then ours (same number)
+            if not raw:
+                continue
             try:
                 self.phone = normalize_phone(str(raw))
                 break

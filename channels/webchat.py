@@ -546,6 +546,13 @@ def _featured(vehicles: list[Vehicle], n: int = 6) -> list[Vehicle]:
     return picks[:n]
 
 
+def _phone_display(raw: str | None) -> str:
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(raw or "", "US"), phonenumbers.PhoneNumberFormat.NATIONAL)
+    except phonenumbers.NumberParseException:
+        return raw or ""
+
+
 def build_webchat_router(agent: Any, *, dealer: DealerConfig, public_url: str | None) -> APIRouter:
     """`WS /chat/ws`, `GET /chat/widget.js`, and the demo site (`GET /`, `GET /demo/inventory/...`).
 
@@ -555,6 +562,7 @@ def build_webchat_router(agent: Any, *, dealer: DealerConfig, public_url: str | 
     router = APIRouter()
     inflight: dict[str, asyncio.Future] = {}
     templates = Environment(loader=FileSystemLoader(DEMO_DIR), autoescape=select_autoescape(["html"]))
+    templates.globals["phone_display"] = _phone_display(dealer.phone)
     widget_src = (public_url.rstrip("/") if public_url else "") + "/chat/widget.js"
 
     @router.websocket("/chat/ws")

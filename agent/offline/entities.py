@@ -120,8 +120,8 @@ def _money(s: str, e: Entities) -> str:
     ]
     for kind, rx in patterns:
         for m in re.finditer(rx, s):
-            if re.match(_MILES, s[m.end() :]):
-                continue  # "under 50k miles" is mileage
+            if re.match(_MILES + r"|\s?(?:mile )?(?:service|maintenance|check|inspection|interval)", s[m.end() :]):
+                continue  # "under 50k miles" is mileage, "30k service" a maintenance visit
             num, suffix, sign = m.group(2), m.group(3), bool(m.group(1))
             if not suffix and not sign and 1980 <= float(num) <= 2035:
                 continue  # "after 2018" is a year
@@ -473,7 +473,9 @@ def _references(s: str, e: Entities) -> None:
         r"\b(?:that|this|the same)\s(?:one|car|truck|suv|van|vehicle|camry|model)\b|\bit\b|\bthat\b|\bthis one\b", s
     ):
         e.deictic = True
-    if re.search(r"\b(?:cheaper|cheapest|less expensive|lower priced|lowest priced) one\b|\bthe cheap(?:er|est)\s*[?.!]*$", s):
+    if re.search(
+        r"\b(?:cheaper|cheapest|less expensive|lower priced|lowest priced) one\b|\bthe cheap(?:er|est)\s*[?.!]*$", s
+    ):
         e.superlative = "cheapest"
     elif re.search(r"\b(?:pricier|more expensive|most expensive) one\b", s):
         e.superlative = "priciest"
@@ -557,6 +559,7 @@ def extract(
     if e.email or e.phone:
         s = re.sub(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", " ", s)
         s = re.sub(r"(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}", " ", s)
+    full = s
     e.has_time = has_time(re.sub(r"\b(?:the )?(?:1st|2nd|3rd|[45]th) (?:one|option|choice|row)\b", " ", s))
     s = _trade_in(s, e, matcher)
     s = _ordinal(s, e)
@@ -569,7 +572,7 @@ def extract(
     _features(s, e)
     _sort(s, e)
     _references(s, e)
-    e.service_kind = service_kind_of(s, service_kinds or [])
+    e.service_kind = service_kind_of(full, service_kinds or [])
     found = matcher.extract(s)
     crit = e.criteria
     if found.models:

@@ -110,8 +110,7 @@ async def handle_hours(t: Turn) -> None:
         elif hours == "closed":
             t.out.say("hours_day_closed", 0, dept=label, when=when, day=day_label(day), dept_lower=label.lower())
         else:
-            t.out.say("hours_day", 0, dept=label, when=when, day=day_label(day), hours=hours,
-                      dept_lower=label.lower())
+            t.out.say("hours_day", 0, dept=label, when=when, day=day_label(day), hours=hours, dept_lower=label.lower())
     else:
         is_open, status = open_now(dealer, dept, now)
         _, hours = day_ranges(t, dept, now.date())
@@ -176,8 +175,11 @@ _FIN_TOPICS: list[tuple[str, str, list[str]]] = [
     (r"co-?signer|co-?buyer", "co-signers and co-buyers", ["co-signer", "co-buyer"]),
     (r"first[- ]time|no credit", "first-time buyers", ["first-time", "little or no credit"]),
     (r"\bapply|application|pre-?qualif|online", "applying for credit online", ["application", "apply"]),
-    (r"own (?:bank|lender|financing)|credit union|outside financing|which banks|what banks|lenders?",
-     "lenders we work with", ["lenders", "own financing"]),
+    (
+        r"own (?:bank|lender|financing)|credit union|outside financing|which banks|what banks|lenders?",
+        "lenders we work with",
+        ["lenders", "own financing"],
+    ),
     (r"incentive|rebate|special|promo", "manufacturer incentives", ["incentive"]),
     (r"\bgap\b|service contract|extended warranty", "optional protection products", ["optional"]),
 ]

@@ -139,8 +139,9 @@ def _clean(crit: dict[str, Any]) -> dict[str, Any]:
 
 async def search(t: Turn, crit: dict[str, Any], sort: str | None, text: str | None = None) -> Any | None:
     try:
-        return await search_inventory(t.deps, **_clean(crit), text=text, sort=sort or "relevance",
-                                      limit=SHOWN.get(t.channel, 3))
+        return await search_inventory(
+            t.deps, **_clean(crit), text=text, sort=sort or "relevance", limit=SHOWN.get(t.channel, 3)
+        )
     except ToolError:
         return None
 
@@ -216,7 +217,7 @@ async def handle_refine(t: Turn) -> None:
     sort = e.sort
     s = t.parse.norm
     if re.search(r"\bcheaper|less expensive|lower pric", s):
-        prices = [r["price"] for r in shown if r.get("price")] + ([anchor["price"]] if anchor.get("price") else [])
+        prices = [anchor["price"]] if anchor.get("price") else [r["price"] for r in shown if r.get("price")]
         if prices:
             crit["price_max"] = min(prices) - 1
         sort = "price_asc"
@@ -242,8 +243,7 @@ async def handle_refine(t: Turn) -> None:
             looser = {k: v for k, v in crit.items() if k not in {"color", "trim"}}
             retry = await search(t, looser, sort, e.text_hint)
             if retry is not None and retry.matches:
-                await run_search(t, looser, sort, intro="search_cheaper_other_colors", remember=remember,
-                                 result=retry)
+                await run_search(t, looser, sort, intro="search_cheaper_other_colors", remember=remember, result=retry)
                 return
         if result is not None and not result.matches:
             t.out.say("search_cheapest_already", 0)
@@ -436,7 +436,12 @@ def answer_attrs(t: Turn, v: Any, attrs: list[str]) -> None:
             o.say("attr_seats", 0, title=title, seats=v.seats or "not listed")
         elif a in {"trim", "year"}:
             o.say(
-                "attr_summary", 0, title=title, price=o.money(v.price), miles=_miles(t, v), color=v.exterior_color or ""
+                "attr_summary",
+                0,
+                title=title,
+                price=o.money(v.price),
+                miles=_miles(t, v),
+                color=f", {v.exterior_color}" if v.exterior_color else "",
             )
         elif a == "photos":
             if t.channel == "voice" or not v.vdp_url:
@@ -445,7 +450,12 @@ def answer_attrs(t: Turn, v: Any, attrs: list[str]) -> None:
                 o.say("attr_photos", 0, title=title, url=v.vdp_url)
         elif a == "summary":
             o.say(
-                "attr_summary", 0, title=title, price=o.money(v.price), miles=_miles(t, v), color=v.exterior_color or ""
+                "attr_summary",
+                0,
+                title=title,
+                price=o.money(v.price),
+                miles=_miles(t, v),
+                color=f", {v.exterior_color}" if v.exterior_color else "",
             )
             if v.status != "available":
                 key = {"pending": "attr_pending", "in_transit": "attr_in_transit"}.get(v.status, "attr_pending")

@@ -49,7 +49,7 @@ _R: dict[str, list[str]] = {
         r"\b(?:is|it's|its|car is|truck is|a) (?:a )?lemon\b",
     ],
     "complaint": [
-        r"\b(?:fuck\w*|f\*+k\w*|shit\w*|bullshit|crap|damn|wtf|asshole|bitch|screw (?:you|this)|piss(?:ed)?)\b",
+        r"\bf\*{2,}|\b(?:fuck\w*|f\*+k\w*|shit\w*|bullshit|crap|damn|wtf|asshole|bitch|screw (?:you|this)|piss(?:ed)?)\b",
         r"\b(?:ridiculous|worst|unacceptable|scam\w*|rip ?off|ripped (?:me )?off|lied to|liars?|lying|disgust\w*|"
         r"furious|outraged|pathetic|incompetent|useless|rude|fed up|sick of|complain\w*|"
         r"waste of (?:my )?time|better business bureau|bbb|one star|1 star|bad review|joke of a)\b",
@@ -140,6 +140,8 @@ _R: dict[str, list[str]] = {
     "book_appointment": [
         r"\bbook (?:me|an|a|it|one|us)\b|\bschedule (?:me|an|a|it|one|us)\b|\bmake (?:an|a) (?:appointment|"
         r"reservation)\b|\bset (?:up|it up|me up) (?:a|an|for)?\b",
+        r"\bwhat times?\b.{0,12}\b(?:do you have|have you got|are (?:open|available|free))\b|\bwhen are you "
+        r"available\b",
         r"\bappointment\b|\breserve a (?:time|slot|spot)\b|\bavailable (?:times|slots)\b|\bany (?:openings|"
         r"availability|slots|times)\b|\bopenings?\b|\bwhen can i come\b|\bcome in\b|\bstop by\b|\bswing by\b",
     ],
@@ -250,6 +252,7 @@ RULES: dict[str, list[re.Pattern[str]]] = {k: [re.compile(p) for p in v] for k, 
 
 # Words that make "yes"/"no" more than a bare answer ("no, how about 11").
 _SHORT = 6
+_ANSWER_NOISE = {"book_appointment", "thanks", "greet"}  # "book it", "no thanks", "yes hi"
 
 
 @dataclass
@@ -356,8 +359,11 @@ def classify(
     s = normalize(raw)
     ents = extract(raw, matcher, service_kinds=service_kinds, norm=s)
     intents = rule_intents(s)
-    if expecting_name and not ents.name and not set(intents) - {"affirm", "greet", "thanks"} and not (
-        _searchy(ents) or ents.service_kind or ents.has_time or ents.ordinal
+    if (
+        expecting_name
+        and not ents.name
+        and not set(intents) - {"affirm", "greet", "thanks"}
+        and not (_searchy(ents) or ents.service_kind or ents.has_time or ents.ordinal)
     ):
         ents.name = extract_name(raw, expecting=True)  # a bare "Maria Lopez" answers "what name?"
     flags = []
@@ -369,11 +375,21 @@ def classify(
     for name in ("affirm", "deny"):
         if name in intents and words > _SHORT:
             intents.remove(name)
+    # "book it", "no thanks", "yes please": a short answer is just the answer.
+    for name in ("deny", "affirm"):
+        if name in intents and words <= 3 and not ents.has_time and set(intents) <= {name, *_ANSWER_NOISE}:
+            intents = [name]
+            break
+    # "is this a real person?" asks what we are; it is not a request for one.
+    if "smalltalk" in intents and "human" in intents and not re.search(
+        r"\b(?:talk|speak|chat|want|need|get|connect|transfer|call|give)\b", s
+    ):
+        intents.remove("human")
     if "greet" in intents and len(intents) > 1:
         intents.remove("greet")
         intents.append("greet")
     # Entity-driven intents no single rule names.
-    if ents.service_kind and not intents:
+    if ents.service_kind and not intents and not _searchy(ents):
         intents.append("book_service")
     elif ents.service_kind and "book_appointment" in intents:
         intents[intents.index("book_appointment")] = "book_service"

@@ -149,12 +149,16 @@ class _Blank(dict):  # type: ignore[type-arg]
 
 
 def _join_lines(texts: Any) -> list[str]:
+    """Sentences run together; a list (several lines, or "1. …") stands on its own lines."""
     out: list[str] = []
-    for t in texts:
-        if out and not t.startswith(("-", "•")) and not out[-1].startswith(("-", "•")) and "\n" not in t:
-            out[-1] = f"{out[-1]} {t}"
+    last_was_list = True
+    for text in texts:
+        is_list = "\n" in text or bool(re.match(r"^\d+[.)] ", text))
+        if out and not is_list and not last_was_list:
+            out[-1] = f"{out[-1]} {text}"
         else:
-            out.append(t)
+            out.append(text)
+        last_was_list = is_list
     return out
 
 

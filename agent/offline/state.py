@@ -107,7 +107,7 @@ class Turn:
 
     @property
     def who(self) -> str:
-        """", Jo" for templates that greet by name ("Thanks{who}!"), or nothing."""
+        """ ", Jo" for templates that greet by name ("Thanks{who}!"), or nothing."""
         return f", {self.first_name}" if self.first_name else ""
 
     def has_contact(self) -> bool:

@@ -344,6 +344,11 @@ def test_sms_strips_markdown_but_keeps_links(check) -> None:
     assert r.text == "Good news! See the Tacoma https://www.bayviewtoyota.example/t for $31,995."
 
 
+def test_sms_keeps_numbered_options(check) -> None:
+    text = "Which one?\n1) 2022 Tacoma SR5 $31,995\n2) 2021 Tacoma TRD $33,500"
+    assert check(text, "sms").text == text
+
+
 def test_voice_is_two_sentences_without_markdown_or_urls(check) -> None:
     text = (
         "**Great news!** The Tacoma is $31,995. You can see photos at https://www.bayviewtoyota.example/t1. "

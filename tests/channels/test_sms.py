@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from twilio.http import HttpClient
 from twilio.http.response import Response as TwilioResponse
 
-from channels.sms import build_sms_router
+from channels.sms import InboundSms, build_sms_router
 from channels.twilio_common import (
     DryRunSender,
     OutboundSms,
@@ -190,6 +190,42 @@ async def test_a_burst_of_texts_is_answered_once_in_order(make_app, kit, brain, 
     sids = [p["delivery_id"] for e in events if "parts" in e.meta for p in e.meta["parts"]]
     sids = sids or [e.meta["delivery_id"] for e in events if e.direction == "inbound"]
     assert sids == [sid(10), sid(11), sid(12)]
+
+
+async def test_a_burst_split_across_two_processes_is_still_one_turn(make_app, kit, brain, journey):
+    """Two API processes behind a load balancer: the burst is collected in Redis, not in memory."""
+    app_a, channel_a, _ = make_app(window=1.0)
+    app_b, channel_b, _ = make_app(window=1.0)
+    texts = ["hey", "do you take trade ins", "its a 2015 civic"]
+    async with kit.serve(app_a) as base_a, kit.serve(app_b) as base_b:
+        async with httpx.AsyncClient(base_url=base_a) as a, httpx.AsyncClient(base_url=base_b) as b:
+            for n, (client, text) in enumerate(zip((a, b, a), texts, strict=True)):
+                assert (await kit.post_signed(client, "/twilio/sms", inbound(sid(100 + n), text))).status_code == 200
+            # a retry of the second text, delivered to the other process
+            assert (await kit.post_signed(a, "/twilio/sms", inbound(sid(101), texts[1]))).status_code == 200
+            await channel_a.aclose()
+            await channel_b.aclose()
+    assert brain.calls == ["\n".join(texts)]
+    assert inbound_texts(await journey(PHONE)) == texts
+
+
+async def test_a_burst_left_by_a_dead_process_resumes_with_the_next_text(make_app, kit, brain, journey, redis):
+    app, channel, _ = make_app()
+    bursts = channel.bursts
+    # a process took the lease and died after queueing a text
+    orphan = InboundSms(sid=sid(110), phone=PHONE, to=DEALER_NUMBER, body="still there?", at=dt.datetime.now(dt.UTC))
+    assert await bursts.push(orphan, "dead-process") == 2
+    await redis.pexpire(bursts.key(PHONE, "owner"), 50)  # its lease runs out
+
+    async def lease_gone():
+        return not await redis.exists(bursts.key(PHONE, "owner"))
+
+    await kit.eventually(lease_gone)
+    async with kit.serve(app) as base, httpx.AsyncClient(base_url=base) as client:
+        await kit.post_signed(client, "/twilio/sms", inbound(sid(111), "hello?"))
+        await channel.aclose()
+    assert brain.calls == ["still there?\nhello?"]
+    assert inbound_texts(await journey(PHONE)) == ["still there?", "hello?"]
 
 
 async def test_mms_media_urls_are_kept_on_the_timeline(make_app, kit, brain, journey):

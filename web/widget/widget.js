@@ -98,6 +98,7 @@
     ".dos-icon{background:transparent;border:0;color:#fff;cursor:pointer;font-size:20px;line-height:1;padding:4px 6px;border-radius:6px}",
     ".dos-icon:hover{background:rgba(255,255,255,.15)}",
     ".dos-log{flex:1;overflow-y:auto;padding:14px;display:flex;flex-direction:column;gap:8px;background:#f6f7f9}",
+    ".dos-log>*{flex-shrink:0}",
     ".dos-msg{max-width:85%;padding:9px 12px;border-radius:14px;white-space:pre-wrap;word-wrap:break-word}",
     ".dos-customer{align-self:flex-end;background:" + cfg.color + ";color:#fff;border-bottom-right-radius:4px}",
     ".dos-assistant,.dos-staff{align-self:flex-start;background:#fff;border:1px solid #e3e6ea;border-bottom-left-radius:4px}",
@@ -196,6 +197,7 @@
 
   // --- rendering ------------------------------------------------------------------------------
   function scrollDown() { log.scrollTop = log.scrollHeight; }
+  function nearBottom() { return log.scrollHeight - log.scrollTop - log.clientHeight < 160; }
 
   function bubble(role, text, extra) {
     var node = el("div", { "class": "dos-msg dos-" + role }, text);
@@ -235,6 +237,7 @@
       var card = el("article", { "class": "dos-card", role: "listitem", "aria-label": c.title || "Vehicle" });
       var img = el("img", { alt: c.title ? "Photo of " + c.title : "Vehicle photo", loading: "lazy", width: "200", height: "112" });
       img.addEventListener("error", function () { img.src = PLACEHOLDER; }, { once: true });
+      img.addEventListener("load", function () { if (nearBottom()) scrollDown(); });
       img.src = safeUrl(c.photo_url) || PLACEHOLDER;
       var body = el("div", { "class": "dos-card-body" });
       body.append(el("h3", { "class": "dos-card-title" }, c.title || "Vehicle"));
@@ -260,6 +263,7 @@
       b.addEventListener("click", function () { send(String(label)); });
       quick.append(b);
     });
+    scrollDown(); // the log just got shorter or taller
   }
 
   function showTyping(on) {

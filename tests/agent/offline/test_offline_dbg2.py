@@ -1,14 +1,7 @@
-import logging
 from conftest import Chat  # type: ignore
-import agent.offline.brain as b
 
-async def test_dbg(runtime, caplog):
+async def test_dbg(runtime):
     chat = Chat(runtime, "chat")
-    for line in ["what's my 2016 accord worth", "how much is an oil change"]:
-        try:
-            await chat.say(line)
-        except AssertionError:
-            pass
-    for r in caplog.records:
-        if r.exc_info:
-            import traceback; traceback.print_exception(*r.exc_info)
+    for line in ["test drive thursday morning", "the first", "no", "10:30 works", "yep"]:
+        out = await chat.say(line)
+        print(f"\n>>> {line}\n[{out.intent}] {out.reply.text}\n   pending={chat.dialogue.get('pending',{}).get('type')} {out.usage}")
