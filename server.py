@@ -119,25 +119,48 @@ async def readiness(rt: Runtime) -> dict[str, Any]:
     return checks
 
 
-def create_app(settings: Settings):  # -> FastAPI
+def create_app(settings: Settings, runtime: Runtime | None = None):  # -> FastAPI
+    """The whole service: channels, staff API and console on one runtime. Stores are connected
+    here; the dealer's feed and knowledge are loaded (first start) in the lifespan."""
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse
 
+    from channels.sms import build_sms_router
+    from channels.twilio_common import build_sender
+    from channels.voice import build_voice_router
+
+    rt = runtime or Runtime.open(settings)
+    agent = rt.agent()
+    sender = build_sender(
+        rt.redis,
+        rt.keys,
+        rt.dealer,
+        account_sid=settings.twilio_account_sid,
+        auth_token=settings.twilio_auth_token,
+        from_number=settings.twilio_from_number,
+        public_url=settings.public_url,
+    )
+    rt.parts["sender"] = sender
+    twilio = {"public_url": settings.public_url, "auth_token": settings.twilio_auth_token, "dealer": rt.dealer}
+    sms_router = build_sms_router(agent, sender=sender, **twilio)
+    routers = [sms_router, build_voice_router(agent, sender=sender, **twilio)]
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        rt = await Runtime.start(settings)
-        app.state.rt = rt
-        log.info(
-            "DealerOS serving %s (%s)",
-            rt.dealer.name,
-            "embedded Redis" if rt.redis_handle.embedded else "Redis",
-        )
+        await rt.bootstrap()
+        log.info("DealerOS serving %s (%s)", rt.dealer.name, "embedded Redis" if rt.redis_handle.embedded else "Redis")
+        if not settings.twilio_auth_token:
+            log.warning("TWILIO_AUTH_TOKEN is not set: Twilio webhooks will be refused (403)")
         try:
             yield
         finally:
+            await sms_router.channel.aclose()
             await rt.close()
 
     app = FastAPI(title="DealerOS", version="0.1.0", lifespan=lifespan)
+    app.state.rt = rt
+    for router in routers:
+        app.include_router(router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -145,8 +168,8 @@ def create_app(settings: Settings):  # -> FastAPI
 
     @app.get("/readyz")
     async def readyz() -> JSONResponse:
-        checks = await readiness(app.state.rt)
-        ok = checks["redis"] is True and checks["vectors"]
+        checks = await readiness(rt)
+        ok = checks["redis"] is True and checks["vectors"] and bool(checks["vehicles"])
         return JSONResponse(
             {"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503
         )

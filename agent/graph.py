@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 
 
 def _turn(e: Any) -> dict[str, str]:
-    return {"role": role_of(e.actor, e.direction), "text": e.text, "channel": e.channel}
+    # On a call the customer hears only what was spoken before they interrupted.
+    text = e.meta.get("spoken", e.text) if e.meta.get("interrupted") else e.text
+    return {"role": role_of(e.actor, e.direction), "text": text, "channel": e.channel}
 
 
 def _conversational(e: Any) -> bool:
@@ -39,8 +41,8 @@ async def load_context(state: AgentState, runtime: Runtime[TurnContext]) -> dict
     # The window comes from the timeline (the source of truth): it includes what staff said during
     # a handoff and messages sent by jobs, not only this graph's own turns.
     recent = await ctx.services.timeline.read(ctx.sources, limit=WINDOW_TURNS * 2, newest=True)
-    current = ctx.notes.get("inbound_event_id")
-    turns = [e for e in recent if _conversational(e) and e.id != current][-WINDOW_TURNS:]
+    current = set(ctx.notes.get("inbound_event_ids", []))
+    turns = [e for e in recent if _conversational(e) and e.id not in current][-WINDOW_TURNS:]
     ctx.history = [_turn(e) for e in turns]
     ctx.notes["window_events"] = turns
     memory = ctx.services.memory
@@ -162,11 +164,7 @@ async def persist(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str,
     turns = ctx.notes.get("window_events", [])
     added = 1 + (1 if ctx.notes.get("outbound_event_id") else 0)
     first_kept = len(turns) + added - WINDOW_TURNS
-    window_start = (
-        int(turns[first_kept].at.timestamp() * 1000)
-        if 0 < first_kept < len(turns)
-        else None
-    )
+    window_start = int(turns[first_kept].at.timestamp() * 1000) if 0 < first_kept < len(turns) else None
     done = state.get("summarized_until", 0)
     if window_start and window_start > done:
         # Turns that slid out of the window since the last fold join the rolling summary.

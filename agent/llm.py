@@ -12,6 +12,10 @@ the fallback brain (the offline policy) on the same input: the customer always g
 If text was already streamed when the failure hit, it cannot be taken back (voice has spoken it):
 a line break closes it, the fallback's answer follows as a fresh reply, and the streamed part is
 recorded in `usage["emitted_before_fallback"]` (the returned `reply.text` is the fallback's).
+
+Deadlines: `deadline_s` bounds the time to the first customer-facing token, tool rounds included;
+once the answer streams it gets `answer_budget_s` more. A tool still running at the deadline is
+cancelled (WRITE tools are idempotent, so the fallback may safely repeat the action).
 """
 
 from __future__ import annotations

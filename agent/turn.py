@@ -214,18 +214,7 @@ class Agent:
         svc = self.services
         customer = await svc.customers.primary_of(customer.id)  # a merge may have happened meanwhile
         turn_id = f"t{secrets.token_hex(6)}"
-        inbound = await svc.timeline.append(
-            customer.id,
-            TimelineEvent(
-                at=msg.at,
-                channel=msg.channel,
-                direction="inbound",
-                kind="message",
-                text=msg.text,
-                actor="customer",
-                meta={**msg.meta, "delivery_id": msg.delivery_id, "turn_id": turn_id},
-            ),
-        )
+        inbound_ids = await _store_inbound_events(svc.timeline, msg, customer.id, turn_id)
         sources = await svc.customers.sources(customer.id)
         ctx = TurnContext(
             message=msg,
@@ -235,7 +224,7 @@ class Agent:
             brain=self.brain,
             services=svc,
             emit=emit,
-            notes={"turn_id": turn_id, "inbound_event_id": inbound.id},
+            notes={"turn_id": turn_id, "inbound_event_ids": inbound_ids},
         )
         await self.graph.ainvoke(
             {"text": msg.text},
@@ -259,6 +248,37 @@ class Agent:
             turn_id=turn_id,
             outbound_event_id=ctx.notes.get("outbound_event_id"),
         )
+
+
+async def _store_inbound_events(timeline: Timeline, msg: InboundMessage, customer_id: str, turn_id: str) -> list[str]:
+    """One timeline event per text the customer sent: a burst of texts answered in one turn arrives
+    with its parts in `meta["parts"]` (delivery id, text, time, media each)."""
+    base = {k: v for k, v in msg.meta.items() if k != "parts"}
+    parts = msg.meta.get("parts") or [{"delivery_id": msg.delivery_id, "text": msg.text, "at": None}]
+    ids: list[str] = []
+    previous: dt.datetime | None = None
+    for part in parts:
+        at = dt.datetime.fromisoformat(part["at"]) if part.get("at") else msg.at
+        if previous is not None and at <= previous:  # texts of one burst keep the order they were sent in
+            at = previous + dt.timedelta(milliseconds=1)
+        previous = at
+        meta = {**base, "delivery_id": part.get("delivery_id"), "turn_id": turn_id}
+        if part.get("media"):
+            meta["media"] = part["media"]
+        event = await timeline.append(
+            customer_id,
+            TimelineEvent(
+                at=at,
+                channel=msg.channel,
+                direction="inbound",
+                kind="message",
+                text=part.get("text", ""),
+                actor="customer",
+                meta=meta,
+            ),
+        )
+        ids.append(event.id)
+    return ids
 
 
 def _result_record(result: TurnResult) -> dict[str, Any]:

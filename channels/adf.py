@@ -26,6 +26,7 @@ from defusedxml import ElementTree as SafeET
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MAX_LEAD_BYTES = 1_000_000
+MAX_PROSPECTS = 25  # each one may start a turn
 SHORT = 500
 LONG = 10_000
 ConsentChannel = Literal["sms", "voice", "email"]
@@ -221,6 +222,8 @@ def parse_adf(raw: bytes) -> list[Lead]:
     prospects = [e for e in root.iter() if _tag(e) == "prospect"]
     if not prospects:
         raise LeadError("no <prospect> element: this is not an ADF lead")
+    if len(prospects) > MAX_PROSPECTS:
+        raise LeadError(f"{len(prospects)} prospects in one document; send at most {MAX_PROSPECTS} per request")
     return [Lead.model_validate(_prospect(p)) for p in prospects]
 
 

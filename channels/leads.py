@@ -456,7 +456,8 @@ class LeadIntake:
             if result.duplicate:
                 return  # answered by an earlier run: its outcome stands
             if not result.replies:
-                outcome = f"blocked:{result.suppressed or 'no_reply'}"
+                reason = (result.suppressed or "no_reply").split(":", 1)[0]  # "human_owns:<staff>" -> "human_owns"
+                outcome = f"blocked:{reason}"
             elif plan.channel == "sms":
                 outcome = await self._send_sms(result.customer_id, plan.to or "", result.replies[0], result)
             else:

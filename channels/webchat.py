@@ -37,6 +37,8 @@ import json
 import logging
 import re
 import secrets
+import time
+from collections import deque
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -66,6 +68,7 @@ MAX_TEXT_CHARS = 2_000
 HISTORY_LIMIT = 60  # messages sent on (re)connect
 HISTORY_SCAN = 400  # timeline events read to find them
 REPLAY_WAIT_S = 90.0  # how long a resent message waits for the first delivery's turn in this process
+RATE_WINDOW_S, RATE_MAX_MESSAGES = 60.0, 20  # per connection: a person doesn't send more than this
 _RUNNING: set[asyncio.Task] = set()  # turns outliving their connection stay referenced until done
 
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -236,6 +239,7 @@ class ChatSession:
         self.alive = True
         self.turns = 0
         self.source: dict[str, Any] | None = None
+        self.recent: deque[float] = deque()  # monotonic times of this connection's recent messages
 
     async def send(self, frame: dict[str, Any]) -> None:
         """Send unless the visitor has gone; a turn in progress carries on without them."""
@@ -330,6 +334,13 @@ class ChatSession:
         if not text:
             await self.error("text: the message is empty", frame.id)
             return
+        now = time.monotonic()
+        while self.recent and now - self.recent[0] > RATE_WINDOW_S:
+            self.recent.popleft()
+        if len(self.recent) >= RATE_MAX_MESSAGES:
+            await self.error("too many messages; please wait a moment and try again", frame.id)
+            return
+        self.recent.append(now)
         await self.adopt(frame.visitor_id)
         if frame.source:
             self.source = frame.source

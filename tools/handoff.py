@@ -12,13 +12,11 @@ import json
 import secrets
 from typing import Any, Literal
 
-from langchain_core.runnables import RunnableConfig
-from langchain_core.tools import tool
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from memory.keys import Keys
-from tools.context import ToolDeps, ToolError, deps_from_config
+from tools.context import ToolDeps, ToolError
 
 Status = Literal["open", "claimed", "closed"]
 Priority = Literal["low", "normal", "high", "urgent"]
@@ -166,23 +164,3 @@ async def open_handoff(
     )
     deps.facts.calls.append({"tool": "open_handoff", "args": {"reason": reason}, "ok": True})
     return h
-
-
-@tool
-async def request_staff_handoff(
-    reason: Literal["customer_request", "complaint", "legal", "credit", "hot_lead", "cannot_help", "other"],
-    summary: str,
-    config: RunnableConfig,
-    priority: Literal["low", "normal", "high", "urgent"] = "normal",
-) -> str:
-    """Hand the conversation to a person at the dealership (WRITE).
-
-    Use when the customer asks for a person, is upset, raises a legal or credit question, is ready to
-    buy, or asks for something you cannot do. `summary` is for staff: who, which vehicle, trade-in,
-    budget, what was booked or promised, and the open questions — so they never have to re-ask.
-    """
-    h = await open_handoff(deps_from_config(config), reason=reason, priority=priority, summary=summary)
-    return f"handoff {h.id} is {h.status} with the {h.team} team (priority {h.priority})"
-
-
-HANDOFF_TOOLS = [request_staff_handoff]

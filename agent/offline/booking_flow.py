@@ -16,6 +16,7 @@ import datetime as dt
 import re
 from typing import Any
 
+from agent.offline.info_flow import with_holiday_dates
 from agent.offline.state import Turn
 from tools.booking import (
     Appointment,
@@ -143,6 +144,7 @@ async def offer_window(t: Turn, ctx: dict[str, Any], text: str, day_hint: dt.dat
     dept = ctx["department"]
     dealer = t.deps.dealer
     rules = _rules(t, dept)
+    text = with_holiday_dates(t, text)
     target = _clock_on_day(t, dept, text, day_hint) if day_hint else None
     when = None
     if target is None:

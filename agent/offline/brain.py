@@ -34,6 +34,8 @@ class OfflineBrain:
 
     def warm_up(self) -> None:
         """Load the embedding model and embed the example utterances now rather than on a first turn."""
+        load(TEMPLATES_FILE)
+        load(INTENTS_FILE)
         if self.use_embeddings:
             index = example_index()
             if index is not None:
@@ -60,8 +62,10 @@ class OfflineBrain:
             matcher_for(vocab),
             service_kinds=kinds,
             expecting_name=pending.get("type") == "ask_contact" and pending.get("ask") in {"name", "both"},
-            use_embeddings=self.use_embeddings,
+            use_embeddings=False,  # the policy asks for the examples only when rules and slots don't decide
         )
+        if not self.use_embeddings:
+            parse.source = "rules-only"
         out = Composer(channel=inp.channel, seed=inp.customer.id, turn=dialogue["turn"])
         turn = Turn(inp=inp, parse=parse, matcher=matcher_for(vocab), dialogue=dialogue, out=out)
         try:

@@ -337,6 +337,8 @@ def extract_name(raw: str, *, expecting: bool = False) -> str | None:
             if name:
                 return name
     if expecting:
+        text = re.sub(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}", " ", text)
+        text = re.sub(r"[,;]", " ", text).strip()
         bare = re.fullmatch(rf"\s*(?:it'?s\s+|its\s+)?({_NAME_WORD}(?:\s+{_NAME_WORD}){{0,2}})\s*[.!]?\s*", text, re.I)
         if bare:
             return _clean_name(bare.group(1), require_caps=False)
@@ -425,7 +427,7 @@ SERVICE_KINDS: list[tuple[str, str]] = [
     (
         "maintenance",
         r"maintenance|tune[- ]?up|\b\d+k (?:mile )?service|\d+000 mile|scheduled service|"
-        r"\bservice (?:appointment|my car|my truck|visit)\b|\bget (?:my|the) (?:car|truck) serviced|\btires?\b",
+        r"\bget (?:my|the) (?:car|truck) serviced\b|\btires?\b",
     ),
 ]
 
@@ -484,7 +486,7 @@ def _references(s: str, e: Entities) -> None:
     elif re.search(r"\b(?:lower|lowest|less|least|fewer|fewest) (?:miles|mileage)(?: one)?\b", s):
         e.superlative = "lowest_miles"
     attrs = [
-        ("miles", r"\bmiles\b|\bmileage\b|\bodometer\b|how many mi\b"),
+        ("miles", r"(?<!gas )\bmileage\b|\bmiles\b(?! per gallon)|\bodometer\b|how many mi\b"),
         ("color", r"\bcolou?rs?\b|what (?:shade|paint)"),
         ("price", r"\bprice\b|how much\b|\bcost\b|\bpriced\b|\basking\b"),
         (
@@ -499,7 +501,8 @@ def _references(s: str, e: Entities) -> None:
         ("interior", r"\binterior\b|\binside\b|\bseats? (?:colou?r|material)\b"),
         ("engine", r"\bengine\b|\bhorsepower\b|\bhp\b|\bcylinders?\b|\bv6\b|\bmotor\b"),
         ("drivetrain", r"\bawd\b|\b4wd\b|\b4x4\b|all[- ]wheel|\bdrivetrain\b|four[- ]wheel"),
-        ("fuel", r"\bmpg\b|gas mileage|fuel economy|hybrid\?|\bis it (?:a )?hybrid\b|\bis it electric\b"),
+        ("mpg", r"\bmpg\b|gas mileage|fuel economy|miles per gallon"),
+        ("fuel", r"hybrid\?|\bis it (?:a )?hybrid\b|\bis it electric\b|\bwhat fuel\b|\bgas or\b"),
         ("seats", r"how many (?:seats|people|passengers)|\bthird row\?|\bseats? how many\b"),
         ("trim", r"\bwhat trim\b|\bwhich trim\b"),
         ("year", r"\bwhat year\b|\bwhich year\b|\bhow old\b"),
@@ -526,6 +529,7 @@ _TIME_WORDS = re.compile(
     r"\b(?:today|tomorrow|tonight|tmrw|this (?:week|weekend)|next (?:week|weekend)|weekend|"
     r"mon(?:day)?|tues?(?:day)?|wed(?:nesday)?|weds|thu(?:rs?)?(?:day)?|fri(?:day)?|sat(?:urday)?|sun(?:day)?|"
     r"morning|afternoon|evening|noon|lunch|asap|as soon as possible|earliest|soonest|first available|"
+    r"thanksgiving|christmas|new year'?s?|memorial day|labor day|july 4(?:th)?|4th of july|"
     r"jan(?:uary)?|feb(?:ruary)?|march|april|may \d|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|"
     r"nov(?:ember)?|dec(?:ember)?)\b"
     r"|\b\d{1,2}(?::\d\d)?\s?(?:am|pm|a\.m\.|p\.m\.)|\b\d{1,2}:\d\d\b|\b(?:at|after|before|around|by) \d{1,2}\b"

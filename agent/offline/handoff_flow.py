@@ -100,8 +100,12 @@ async def handle_handoff(t: Turn, reason: str, priority: str, key: str) -> None:
     )
     t.request_handoff(reason, priority, summary(t, reason))
     t.dialogue["handoff_turn"] = t.dialogue.get("turn", 0)
-    t.out.say(key, 0, who=t.who)
-    t.out.add(sla_sentence(t, dept), 0)
+    ack, when = t.out.t(key, who=t.who), sla_sentence(t, dept)
+    if t.channel == "voice":  # one spoken sentence: who takes over, and when
+        t.out.add(f"{ack.rstrip('.!')}; {when[:1].lower()}{when[1:]}", 0)
+    else:
+        t.out.add(ack, 0)
+        t.out.add(when, 0)
     if not already:
         t.out.say("handoff_meanwhile", 1)
         t.out.offer("Browse inventory", "Hours & directions", "Book a visit")
@@ -114,17 +118,17 @@ async def handle_hot_lead(t: Turn) -> None:
     s = t.parse.norm
     v = await _focus_vehicle(t)
     if v is not None:
-        t.out.say("hot_vehicle", 0, title=v.title(), price=t.out.money(v.price))
+        t.out.say("hot_vehicle", 1, title=v.title(), price=t.out.money(v.price))
     if re.search(r"out[- ]the[- ]door|\botd\b|best price|total", s):
         quote = await knowledge_quote(
             t, "advertised prices out-the-door dealer fee", ["advertised", "out-the-door", "fee"], sentences=2
         )
         if quote:
-            t.out.add(quote, 0)
+            t.out.add(quote, 1)
     elif re.search(r"\bhold\b|deposit|reserve", s):
         quote = await knowledge_quote(t, "deposit holds vehicle", ["deposit"], sentences=2)
         if quote:
-            t.out.add(quote, 0)
+            t.out.add(quote, 1)
     await handle_handoff(t, "hot_lead", "high", "handoff_hot_lead")
 
 
@@ -132,7 +136,8 @@ async def _focus_vehicle(t: Turn) -> Any | None:
     from agent.offline.inventory_flow import target_vehicle
 
     crit = t.ents.criteria
-    if crit.get("model") and not t.dialogue.get("focus"):
+    focus_title = (t.dialogue.get("focus") or {}).get("title", "")
+    if crit.get("model") and crit["model"].lower() not in focus_title.lower():
         try:
             found = await search_inventory(
                 t.deps, make=crit.get("make"), model=crit["model"], limit=1, sort="price_asc"

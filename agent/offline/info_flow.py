@@ -79,17 +79,34 @@ _HOLIDAY_WORDS = {
 }
 
 
-def _asked_day(t: Turn) -> dt.date | None:
-    s = t.parse.norm
-    dealer = t.deps.dealer
+def holiday_date(t: Turn, text: str) -> tuple[str, dt.date] | None:
+    """The next date of a holiday the customer names ("thanksgiving"), from the dealer's calendar."""
+    s = text.lower()
     for word, name in _HOLIDAY_WORDS.items():
         if word in s:
             upcoming = sorted(
-                (h for h in dealer.holidays if name.lower() in h.name.lower() and h.date >= t.now.date()),
+                (h for h in t.deps.dealer.holidays if name.lower() in h.name.lower() and h.date >= t.now.date()),
                 key=lambda h: h.date,
             )
             if upcoming:
-                return upcoming[0].date
+                return word, upcoming[0].date
+    return None
+
+
+def with_holiday_dates(t: Turn, text: str) -> str:
+    """ "thanksgiving at 10" -> "nov 26 at 10", so the date parser can read it."""
+    found = holiday_date(t, text)
+    if found is None:
+        return text
+    word, day = found
+    return re.sub(re.escape(word), f"{day:%b} {day.day}".lower(), text, flags=re.I)
+
+
+def _asked_day(t: Turn) -> dt.date | None:
+    dealer = t.deps.dealer
+    found = holiday_date(t, t.parse.norm)
+    if found is not None:
+        return found[1]
     if not t.ents.has_time:
         return None
     when = parse_when(t.parse.raw, t.deps.now(), dealer.tz)
@@ -120,7 +137,8 @@ async def handle_hours(t: Turn) -> None:
             t.out.say("hours_open_now", 0, dept=label, status=status, hours=hours)
         else:
             t.out.say("hours_closed_now", 0, dept=label, status=status, hours=hours, dept_lower=label.lower())
-    t.out.add(_week(t, dept), 2)
+    if t.channel != "voice":
+        t.out.add(_week(t, dept), 2)
     t.out.offer("Book a visit", "Directions")
 
 
@@ -197,9 +215,9 @@ async def handle_financing(t: Turn, *, credit: bool = False) -> None:
                 break
     quote = await knowledge_quote(t, question, keys, sentences=2)
     if credit:
-        t.out.say("credit_intro", 0)
+        t.out.say("credit_intro", 1)
     if quote:
-        t.out.add(quote, 0)
+        t.out.add(quote, 1 if credit else 0)
     elif not credit:
         t.out.say("financing_generic", 0, name=t.deps.dealer.name)
     if not credit:
@@ -219,12 +237,14 @@ async def handle_trade_in(t: Turn) -> None:
     question = "trade-in appraisal how it works offer"
     if "payoff" in e.trade_in or re.search(r"\bowe\b|payoff|loan", t.parse.norm):
         question = "still owe money on trade payoff lender"
-    quote = await knowledge_quote(t, question, ["apprais", "offer", "payoff", "lender", "free"], sentences=2)
+    quote = await knowledge_quote(
+        t, question, ["apprais", "offer", "payoff", "lender", "free"], sentences=2 if t.channel == "chat" else 1
+    )
     if re.search(r"\bworth\b|\bvalue\b|how much|give me", t.parse.norm):
         t.out.say("trade_no_number", 0)
     if quote:
         t.out.add(quote, 1)
-    t.out.say("trade_offer_appraisal", 1)
+    t.out.say("trade_offer_appraisal", 0)
     t.set_pending("offer_booking", department="sales", kind="trade_appraisal")
     t.out.offer("Book an appraisal", "Not now")
 
@@ -247,15 +267,15 @@ async def handle_service_price(t: Turn) -> None:
     words = _SERVICE_KEYWORDS.get(kind or "", []) or _keywords(t.parse.norm) or ["service"]
     question = t.parse.raw if kind is None else f"{' '.join(words)} price"
     passages = await _passages(t, question, k=4)
-    picked = _sentences(passages, words, sentences=3, money=True)
+    picked = _sentences(passages, words, sentences={"chat": 3, "sms": 2}.get(t.channel, 1), money=True)
     if picked:
-        t.out.say("service_price_intro", 0)
+        t.out.say("service_price_intro", 1)
         t.out.add(picked, 0)
         t.out.say("service_price_note", 2)
     else:
         t.out.say("service_price_unknown", 0)
     if kind:
-        t.out.say("service_offer_booking", 1)
+        t.out.say("service_offer_booking", 0)
         t.set_pending("offer_booking", department="service", kind=kind)
         t.out.offer("Book it", "Not now")
 

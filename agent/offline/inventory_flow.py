@@ -352,6 +352,8 @@ async def _reload(t: Turn) -> list[Any]:
 async def target_vehicle(t: Turn) -> Any | None:
     """The unit a follow-up question is about: a reference, the focus, the only one shown, or the last interest."""
     e = t.ents
+    if e.stock or e.vin:
+        return await _load(t, {"vin": e.vin or e.stock, "title": "That vehicle"})
     pool = _shown(t)
     if pool and (e.ordinal is not None or e.superlative or {"color", "trim", "model"} & set(e.criteria)):
         cands = resolve(t, pool)
@@ -430,6 +432,8 @@ def answer_attrs(t: Turn, v: Any, attrs: list[str]) -> None:
             o.say("attr_engine", 0, title=title, engine=v.engine or "not listed", trans=trans)
         elif a == "drivetrain":
             o.say("attr_drivetrain", 0, title=title, drivetrain=v.drivetrain or "not listed")
+        elif a == "mpg":
+            o.say("attr_mpg", 0, title=title, fuel=(v.fuel_type or "gas").lower(), engine=v.engine or "")
         elif a == "fuel":
             o.say("attr_fuel", 0, title=title, fuel=v.fuel_type or "not listed")
         elif a == "seats":

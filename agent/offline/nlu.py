@@ -26,7 +26,7 @@ INTENTS_FILE = "offline/intents.yaml"
 
 # Most important first: a handoff-worthy signal outranks everything, then writes, then questions.
 PRIORITY = (
-    "legal", "complaint", "human", "other_customer", "negotiation", "credit", "cancel_appointment",
+    "opt_out", "opt_in", "legal", "complaint", "human", "other_customer", "negotiation", "credit", "cancel_appointment",
     "reschedule", "my_appointments", "book_service", "test_drive", "book_appointment", "trade_in",
     "service_price", "hot_lead", "financing", "hours", "location", "contact", "vehicle_question",
     "refine_search", "inventory_search", "help", "smalltalk", "off_topic", "injection", "greet",
@@ -34,6 +34,12 @@ PRIORITY = (
 )  # fmt: skip
 
 _R: dict[str, list[str]] = {
+    "opt_out": [
+        r"^\W*(?:stop|stopall|unsubscribe|quit|end|revoke|opt ?out|optout)\W*$",
+        r"\bstop (?:texting|messaging|calling|contacting|sending)\b|\b(?:don't|do not|never) (?:text|message|call|"
+        r"contact) me\b|\bremove me from\b|\bunsubscribe\b|\btake me off\b|\bleave me alone\b",
+    ],
+    "opt_in": [r"^\W*(?:start|unstop|resume)\W*$"],
     "injection": [
         r"\bignore (?:all |any |the |your |my |of )*(?:previous|prior|above|earlier|preceding|former|original|"
         r"system)? ?(?:instructions|rules|prompts?|directions|guidelines|messages)",
@@ -64,6 +70,7 @@ _R: dict[str, list[str]] = {
         r"(?:person|human|someone|somebody|rep|representative|agent|sales ?man|sales ?person|sales rep|manager|"
         r"people|staff|employee|advisor|guy|associate|consultant|salesperson)\b",
         r"\breal (?:person|human|people)\b|\blive (?:agent|person|chat|human)\b|\bactual (?:person|human)\b",
+        r"\bespa[nñ]ol\b|\bspanish\b|\bhabla\w*\b",
         r"^(?:an? )?(?:agent|human|representative|operator|rep|person|manager)(?: please)?[.!?]*$",
         r"\bhave (?:someone|somebody|a person|a rep|a salesperson|a manager|your manager) (?:call|text|email|"
         r"contact|reach)\b",
@@ -199,6 +206,8 @@ _R: dict[str, list[str]] = {
         r"(?:the|your) (?:number|phone|email|website)\b|\bwebsite\b",
     ],
     "vehicle_question": [
+        r"\b(?:what(?:'s| is| are)(?: the)?|how(?:'s| is)(?: the)?|what kind of|does it get good) (?:mpg|gas mileage|"
+        r"fuel economy|miles per gallon)\b",
         r"\bhow many miles\b|\bwhat colou?r is\b|\bdoes (?:it|that one|this one|the \w+(?: one)?) (?:have|come "
         r"with|get)\b|\bis (?:it|that one|this one|the \w+ one) (?:still )?(?:available|there|for sale|awd|4wd|"
         r"a hybrid|certified|new|used)\b|\bstill (?:available|for sale|there|have it)\b|\bcarfax\b|\baccidents?\b"
@@ -219,7 +228,7 @@ _R: dict[str, list[str]] = {
         r"\bshow me\b|\binventory\b|\bin stock\b|\bfor sale\b|\bwhat (?:do you have|have you got|cars|trucks|suvs)\b"
         r"|\bcheapest\b|\bwhat(?:'s| is) the cheapest\b",
     ],
-    "help": [r"\bwhat can you do\b|\bwhat can you help\b|\bhow does this work\b|\bwhat are my options\b|^menu$"],
+    "help": [r"^\W*(?:help|info)\W*$|\bwhat can you do\b|\bwhat can you help\b|\bhow does this work\b|\bwhat are my options\b|^menu$"],
     "smalltalk": [
         r"\bhow are (?:you|u|ya)\b|\bhow'?s (?:it going|your day)\b|\bwho are you\b|\bwhat(?:'s| is) your name\b",
         r"\bare you (?:a |an )?(?:bot|robot|ai|real|human|person|computer|machine)\b|\bis this (?:a )?(?:bot|real "
@@ -403,6 +412,8 @@ def classify(
         intents, "inventory_search", "refine_search", "vehicle_question", "trade_in", "book_service", "service_price"
     ):
         intents.append("inventory_search")
+    if (ents.stock or ents.vin) and not intents:
+        intents.append("vehicle_question")
     if ents.offer and "negotiation" not in intents:
         intents.insert(0, "negotiation")
     if (ents.name or ents.phone or ents.email) and not intents:
@@ -410,16 +421,26 @@ def classify(
     intents = sorted(dict.fromkeys(intents), key=lambda n: PRIORITY.index(n) if n in PRIORITY else 99)
     if "injection" in intents and len(intents) > 1:
         intents.remove("injection")  # answer the rest; the injected words change nothing
-    source, score = ("rule" if intents else "none"), 1.0
-    if not intents and use_embeddings and s:
-        index = example_index()
-        if index is not None:
-            label, sim = index.nearest(s)
-            if sim >= index.threshold:
-                intents, source, score = [label], "embedding", round(sim, 3)
-            else:
-                score = round(sim, 3)
-    return Parse(raw=raw, norm=s, intents=intents, entities=ents, source=source, score=score, flags=flags)
+    parse = Parse(raw=raw, norm=s, intents=intents, entities=ents, source="rule" if intents else "none", flags=flags)
+    if use_embeddings:
+        apply_examples(parse)
+    return parse
+
+
+def apply_examples(parse: Parse) -> Parse:
+    """When no rule named an intent, take the nearest example utterance's (one embedding, only then)."""
+    if parse.intents or parse.source != "none" or not parse.norm:
+        return parse
+    index = example_index()
+    parse.source = "embedding"
+    if index is None:
+        parse.score = 0.0
+        return parse
+    label, sim = index.nearest(parse.norm)
+    parse.score = round(sim, 3)
+    if sim >= index.threshold:
+        parse.intents = [label]
+    return parse
 
 
 def intents_include_any(intents: list[str], *names: str) -> bool:

@@ -15,6 +15,7 @@ from agent.offline import booking_flow as booking
 from agent.offline import handoff_flow as handoff
 from agent.offline import info_flow as info
 from agent.offline import inventory_flow as inventory
+from agent.offline.nlu import apply_examples
 from agent.offline.state import Turn
 
 # Questions that can be answered alongside the main one ("are you open sunday? any tacomas?").
@@ -67,6 +68,11 @@ async def decide(t: Turn) -> None:
             t.set_pending(None)
             await handoff.handle_handoff(t, reason, priority, key)
             return
+    if "opt_out" in intents:  # the inbound guard records it; we only acknowledge, never argue
+        t.intent = "opt_out"
+        t.set_pending(None)
+        t.out.say("opt_out_ack", 0, name=t.deps.dealer.name)
+        return
     if "other_customer" in intents:
         t.intent = "other_customer"
         await handoff.handle_other_customer(t)
@@ -83,6 +89,8 @@ async def decide(t: Turn) -> None:
         t.intent = "select_vehicle"
         await inventory.handle_select(t)
         return
+    if not intents:
+        intents = list(apply_examples(p).intents)  # embed only a message no rule or slot understood
     if not intents:
         await _unknown(t)
         return
@@ -262,6 +270,8 @@ async def _dispatch(t: Turn, name: str) -> None:
         else:
             t.out.say("search_ask", 0)
             t.out.offer("SUVs", "Trucks", "Sedans", "Hybrids")
+    elif name == "opt_in":
+        t.out.say("opt_in_ack", 0, name=t.deps.dealer.name)
     elif name == "help":
         t.out.say("help", 0, name=t.deps.dealer.name)
         _menu(t)

@@ -32,8 +32,7 @@ def money(value: float | int | None, channel: str) -> str:
         return "call for price"
     whole = round(float(value))
     if abs(float(value) - whole) > 0.004:
-        dollars, cents = int(float(value)), round((float(value) - int(float(value))) * 100)
-        return f"{dollars:,} dollars and {cents} cents" if channel == "voice" else f"${float(value):,.2f}"
+        return f"{float(value):,.2f} dollars" if channel == "voice" else f"${float(value):,.2f}"
     return f"{whole:,} dollars" if channel == "voice" else f"${whole:,}"
 
 
@@ -41,13 +40,11 @@ _DOLLARS = re.compile(r"\$(\d[\d,]*)(?:\.(\d\d))?")
 
 
 def speak_money(text: str) -> str:
-    """Dollar figures in quoted text, the way a voice says them."""
+    """Dollar figures in quoted text, the way a voice says them ("$79.95" -> "79.95 dollars")."""
 
     def say(m: re.Match[str]) -> str:
         cents = m.group(2)
-        if cents and cents != "00":
-            return f"{m.group(1)} dollars and {int(cents)} cents"
-        return f"{m.group(1)} dollars"
+        return f"{m.group(1)}.{cents} dollars" if cents and cents != "00" else f"{m.group(1)} dollars"
 
     return _DOLLARS.sub(say, text)
 
@@ -121,11 +118,8 @@ class Composer:
     def _sms(self, parts: list[Part], limit: int) -> str:
         kept = list(parts)
         text = _flat(kept)
-        while len(text) > limit and len(kept) > 1:
-            worst = max(range(len(kept)), key=lambda i: (kept[i].priority, i))
-            if kept[worst].priority == 0 and sum(p.priority == 0 for p in kept) == 1:
-                break
-            kept.pop(worst)
+        while len(text) > limit and any(p.priority > 0 for p in kept):
+            kept.pop(max(range(len(kept)), key=lambda i: (kept[i].priority, i)))  # least important, last first
             text = _flat(kept)
         return fit_sms(text, limit)
 

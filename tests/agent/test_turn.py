@@ -201,3 +201,22 @@ async def test_empty_input_gets_a_safe_reply_and_is_stored(make_agent):
     assert r.replies and not brain.inputs
     events = await agent.services.timeline.read([r.customer_id])
     assert events[0].direction == "inbound"
+
+
+async def test_a_burst_answered_once_keeps_each_text_on_the_timeline(make_agent):
+    brain = RecordingBrain()
+    agent = make_agent(brain)
+    at = T0.isoformat()
+    parts = [
+        {"delivery_id": f"SMb{i}", "text": t, "at": at, "media": []} for i, t in enumerate(["hey", "any", "trucks?"])
+    ]
+    parts[2]["media"] = ["https://api.twilio.com/media/ME1"]
+    msg = sms("hey\nany\ntrucks?", sid="SMb0")
+    msg.meta = {"parts": parts}
+    r = await agent.handle_turn(msg)
+    events = await agent.services.timeline.read([r.customer_id])
+    inbound = [e for e in events if e.direction == "inbound"]
+    assert [e.text for e in inbound] == ["hey", "any", "trucks?"]
+    assert [e.meta["delivery_id"] for e in inbound] == ["SMb0", "SMb1", "SMb2"]
+    assert inbound[2].meta["media"] == ["https://api.twilio.com/media/ME1"] and "parts" not in inbound[0].meta
+    assert len(brain.inputs) == 1 and brain.inputs[0].history == []  # this turn's texts aren't "history"

@@ -427,3 +427,21 @@ async def test_the_response_does_not_wait_for_the_brain(redis, redis_handle, key
     finally:
         await services.drain()
         await raw.aclose()
+
+
+async def test_several_prospects_in_one_document(leads, customers):
+    def prospect(name: str) -> str:
+        xml = (SAMPLES / name).read_text()
+        return xml[xml.index("<prospect") : xml.index("</prospect>") + len("</prospect>")]
+
+    doc = f"<adf>{prospect('cars_com.xml')}{prospect('edmunds.xml')}</adf>"
+    r = await leads.http.post("/leads/adf", content=doc.encode())
+    assert r.status_code == 202, r.text
+    both = r.json()["leads"]
+    assert len(both) == 2 and both[0]["customer_id"] != both[1]["customer_id"]
+    assert r.json()["lead_id"] == both[0]["lead_id"]
+    too_many = "<adf>" + prospect("cars_com.xml") * 26 + "</adf>"
+    r = await leads.http.post("/leads/adf", content=too_many.encode())
+    assert r.status_code == 400 and "at most 25" in r.json()["detail"]
+    assert len(await customers.list_ids()) == 2
+    await settle(leads)

@@ -371,3 +371,30 @@ def test_first_touch_and_contacts_helpers():
     }
     assert contacts_in("call me at (813) 555-0151 or mail JO@Example.com") == ("+18135550151", "jo@example.com")
     assert contacts_in("under $30,000 and 2019 or newer") == (None, None)
+
+
+async def test_a_flood_of_messages_is_refused_without_running_turns(server, brain):
+    from channels.webchat import RATE_MAX_MESSAGES
+
+    ws, _, _ = await open_session(server)
+    for i in range(RATE_MAX_MESSAGES):
+        await say(ws, f"message {i}", f"f{i}")
+    await ws.send(json.dumps({"type": "message", "id": "one-too-many", "text": "and another"}))
+    error = await recv(ws)
+    assert error == {"type": "error", "error": error["error"], "id": "one-too-many"}
+    assert "too many messages" in error["error"]
+    assert len(brain.calls) == RATE_MAX_MESSAGES
+    await ws.close()
+
+
+async def test_a_hello_frame_can_carry_the_stored_visitor_id(server):
+    ws, visitor_id, _ = await open_session(server)
+    await say(ws, "Is the Tacoma still available?", "m1")
+    await ws.close()
+    ws2, issued, _ = await open_session(server)  # no id in the URL: a fresh one is issued...
+    assert issued != visitor_id
+    await ws2.send(json.dumps({"type": "hello", "visitor_id": visitor_id}))
+    session, history = await recv(ws2), await recv(ws2)  # ...and the stored one adopted
+    assert session == {"type": "session", "visitor_id": visitor_id}
+    assert [m["role"] for m in history["messages"]] == ["customer", "assistant"]
+    await ws2.close()

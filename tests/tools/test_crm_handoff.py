@@ -8,7 +8,7 @@ from memory.customers import CustomerStore
 from tools import crm
 from tools.context import ToolDeps, ToolError
 from tools.dealer import load_dealer_config
-from tools.handoff import HandoffStore, events_channel, open_handoff, request_staff_handoff
+from tools.handoff import HandoffStore, events_channel, open_handoff
 
 NOW = dt.datetime(2026, 11, 17, 23, 30, tzinfo=dt.UTC)
 
@@ -50,7 +50,9 @@ async def test_giving_a_phone_of_another_record_merges_into_it(redis, keys, deal
 
 
 def test_tools_never_take_identity_from_the_model():
-    for t in [*crm.CRM_TOOLS, request_staff_handoff]:
+    from tools import ALL_TOOLS
+
+    for t in ALL_TOOLS:
         props = set(t.args)
         assert not props & {"customer_id", "dealer", "dealer_id", "config", "deps"}, t.name
         assert t.description and len(t.description) > 30

@@ -297,7 +297,6 @@
     var p = { id: newId(), text: text.slice(0, 2000), page: currentPage() };
     pending.push(p);
     save("pending", pending);
-    save("active", true);
     renderQuick([]);
     bubble("customer", p.text, { clientId: p.id, pending: true });
     if (!transmit(frameFor(p))) connect();
@@ -493,7 +492,7 @@
   function mount() {
     document.body.appendChild(host);
     if (load("open", false)) open();
-    else if (load("active", false) && visitorId) { renderHistory([]); connect(); }
+    else if (pending.length && visitorId) { renderHistory([]); connect(); } // deliver what was left unsent
   }
   if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
 

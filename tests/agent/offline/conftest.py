@@ -46,6 +46,7 @@ from memory.keys import Keys
 from memory.vectors import VectorStore, open_vector_store
 from tools.context import ToolDeps, TurnFacts
 from tools.dealer import DealerConfig, load_dealer_config
+from tools.inventory import inventory_vocabulary
 from tools.knowledge import index_knowledge
 
 DEMO_DIR = ROOT / "examples" / "demo"
@@ -58,7 +59,8 @@ LATENCIES: list[float] = []
 @pytest.fixture(scope="session")
 def embedder() -> Any:
     emb = get_embedder()
-    example_index(emb).nearest("hello")  # examples embedded once per process, model warmed
+    example_index(emb)  # examples embedded once per process
+    OfflineBrain().warm_up()  # templates parsed, model warmed
     return emb
 
 
@@ -113,26 +115,26 @@ async def runtime(redis: Any, keys: Keys, dealer_id: str, knowledge_store: Vecto
     report = await import_inventory(redis, keys, DEMO_DIR / "inventory.csv", now=NOW)
     assert not report.bad_rows
     dealer = load_dealer_config(DEMO_DIR / "dealer.yaml").model_copy(update={"id": dealer_id})
-    return Runtime(
+    rt = Runtime(
         dealer=dealer,
         redis=redis,
         keys=keys,
         customers=CustomerStore(redis, keys, clock=lambda: NOW),
         services={"vectors": SharedKnowledge(knowledge_store, dealer_id)},
     )
+    await inventory_vocabulary(rt.deps(None, "chat"))  # a server has this cached per inventory version
+    return rt
 
 
 # --- reply checks -------------------------------------------------------------------------------
 
 _DOLLAR = re.compile(r"\$\s?(\d[\d,]*)(\.\d\d)?")
-_SPOKEN = re.compile(r"(\d[\d,]*) dollars(?: and (\d{1,2}) cents)?")
+_SPOKEN = re.compile(r"(?<![\d.,])(\d[\d,]*(?:\.\d\d)?) dollars")
 
 
 def amounts(text: str) -> list[tuple[str, float]]:
     out = [(m.group(0), float(m.group(1).replace(",", "") + (m.group(2) or ""))) for m in _DOLLAR.finditer(text)]
-    for m in _SPOKEN.finditer(text):
-        cents = int(m.group(2) or 0)
-        out.append((m.group(0), float(m.group(1).replace(",", "")) + cents / 100))
+    out += [(m.group(0), float(m.group(1).replace(",", ""))) for m in _SPOKEN.finditer(text)]
     return out
 
 

@@ -1,0 +1,1 @@
+"""Prompt files of the eval harness itself (user simulator, judge), versioned like prompts/."""

@@ -1,0 +1,148 @@
+"""`dealeros serve` as a user runs it: a real process, real HTTP, Twilio-signed webhooks, and the
+store read back after the process is gone (the embedded Redis persisted it)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from twilio.request_validator import RequestValidator
+
+from memory.customers import CustomerStore
+from memory.keys import Keys
+from memory.redis import open_redis
+from memory.timeline import Timeline
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "examples" / "demo"
+TOKEN = "test-auth-token-0123456789"
+PUBLIC = "https://dealer.example.com"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def dealer_file(tmp_path):
+    """The demo dealership under a unique id, so a shared REDIS_URL server never mixes runs."""
+    data = yaml.safe_load((DEMO / "dealer.yaml").read_text())
+    data.update(
+        id=f"srv{uuid.uuid4().hex[:8]}",
+        inventory_feed=str(DEMO / "inventory.csv"),
+        knowledge_dir=str(DEMO / "knowledge"),
+    )
+    path = tmp_path / "dealer.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path, data["id"]
+
+
+def start(tmp_path, dealer_path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DEALEROS_DATA_DIR": str(tmp_path / "var"),
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "DEALEROS_PUBLIC_URL": PUBLIC,
+        "DEALEROS_DEALER_CONFIG": str(dealer_path),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from server import cli; cli()", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(proc.stdout.read())
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)  # a starting process: poll its readiness until the deadline
+    proc.kill()
+    pytest.fail("dealeros serve did not become ready")
+
+
+def stop(proc: subprocess.Popen) -> str:
+    proc.terminate()  # graceful: uvicorn shuts down and the SMS channel finishes its work first
+    out, _ = proc.communicate(timeout=60)
+    return out
+
+
+def sms(body: str, sid: str, phone: str) -> tuple[dict[str, str], dict[str, str]]:
+    params = {
+        "From": phone,
+        "To": "+18135550142",
+        "Body": body,
+        "MessageSid": sid,
+        "AccountSid": "AC" + "b" * 32,
+        "NumMedia": "0",
+    }
+    sig = RequestValidator(TOKEN).compute_signature(PUBLIC + "/twilio/sms", params)
+    return params, {"X-Twilio-Signature": sig}
+
+
+def journey(data_dir: Path, dealer_id: str, phone: str):
+    async def run():
+        handle = open_redis(os.environ.get("REDIS_URL") or None, data_dir)
+        client = handle.client()
+        try:
+            keys = Keys(dealer_id)
+            customer = await CustomerStore(client, keys).lookup("phone", phone)
+            events = await Timeline(client, keys).read([customer.id]) if customer else []
+            vehicles = await client.scard(keys.vehicles())
+            if os.environ.get("REDIS_URL"):
+                async for key in client.scan_iter(match=keys.scan_pattern(), count=1000):
+                    await client.delete(key)
+            return customer, events, vehicles
+        finally:
+            await handle.aclose()
+            handle.shutdown()
+
+    return asyncio.run(run())
+
+
+def test_serve_answers_a_signed_text_once_and_persists_it(tmp_path, dealer_file):
+    dealer_path, dealer_id = dealer_file
+    proc, base = start(tmp_path, dealer_path)
+    try:
+        assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
+        ready = httpx.get(f"{base}/readyz").json()
+        assert ready["checks"]["vehicles"] >= 150 and ready["checks"]["redis"] is True
+
+        phone = "+18135550190"
+        params, headers = sms("any used tacomas under 35k?", "SM" + "a" * 32, phone)
+        assert httpx.post(f"{base}/twilio/sms", data=params, headers={"X-Twilio-Signature": "bogus"}).status_code == 403
+        assert httpx.post(f"{base}/twilio/sms", data=params).status_code == 403
+        first = httpx.post(f"{base}/twilio/sms", data=params, headers=headers)
+        assert first.status_code == 200 and "<Response" in first.text
+        again = httpx.post(f"{base}/twilio/sms", data=params, headers=headers)  # Twilio retried
+        assert again.status_code == 200
+    finally:
+        log = stop(proc)
+
+    customer, events, vehicles = journey(tmp_path / "var", dealer_id, phone)
+    assert customer is not None, log[-3000:]
+    assert vehicles >= 150
+    inbound = [e for e in events if e.direction == "inbound"]
+    outbound = [e for e in events if e.direction == "outbound"]
+    assert [e.text for e in inbound] == ["any used tacomas under 35k?"]
+    assert len(outbound) == 1 and "Tacoma" in outbound[0].text, log[-3000:]
+    assert outbound[0].meta.get("delivery"), "the dry-run sender recorded the send on the reply"
