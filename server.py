@@ -125,9 +125,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None):  # -> FastAP
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse
 
+    from channels.leads import build_leads_router
     from channels.sms import build_sms_router
     from channels.twilio_common import build_sender
     from channels.voice import build_voice_router
+    from channels.webchat import build_webchat_router
 
     rt = runtime or Runtime.open(settings)
     agent = rt.agent()
@@ -143,7 +145,13 @@ def create_app(settings: Settings, runtime: Runtime | None = None):  # -> FastAP
     rt.parts["sender"] = sender
     twilio = {"public_url": settings.public_url, "auth_token": settings.twilio_auth_token, "dealer": rt.dealer}
     sms_router = build_sms_router(agent, sender=sender, **twilio)
-    routers = [sms_router, build_voice_router(agent, sender=sender, **twilio)]
+    leads_router = build_leads_router(agent, dealer=rt.dealer, sender=sender)
+    routers = [
+        sms_router,
+        build_voice_router(agent, sender=sender, **twilio),
+        build_webchat_router(agent, dealer=rt.dealer, public_url=settings.public_url),
+        leads_router,
+    ]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -155,6 +163,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None):  # -> FastAP
             yield
         finally:
             await sms_router.channel.aclose()
+            await leads_router.intake.drain()
             await rt.close()
 
     app = FastAPI(title="DealerOS", version="0.1.0", lifespan=lifespan)

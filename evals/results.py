@@ -143,6 +143,7 @@ class RunResult(BaseModel):
     finished_at: str = ""
     duration_s: float = 0.0
     git_commit: str = "unknown"
+    git_dirty: bool = False  # uncommitted changes (e.g. a prompt being edited) were in the tree
     brain: str
     model: str | None = None
     prompt_label: str | None = None  # --prompt-version

@@ -374,6 +374,17 @@ class Scenario(Strict):
     def _has_a_customer_side(self) -> Scenario:
         if not self.turns and self.user is None:
             raise ValueError("a scenario needs scripted `turns`, a simulated `user` (persona + goal), or both")
+        if self.user is not None and (self.user.channel or self.customer.channel) in {"sms", "voice"}:
+            if not self.customer.phone:
+                raise ValueError("a simulated customer on sms/voice needs customer.phone")
+        for t in self.turns:
+            if t.say is None:
+                continue
+            channel = t.channel or self.customer.channel
+            if channel in {"sms", "voice"} and not (t.phone or self.customer.phone):
+                raise ValueError(f"a {channel} turn needs customer.phone (or the turn's own phone)")
+            if channel == "email" and not (t.email or self.customer.email):
+                raise ValueError("an email turn needs customer.email (or the turn's own email)")
         return self
 
     @property

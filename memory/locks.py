@@ -56,14 +56,18 @@ class Claim:
 class Idempotency:
     """Delivery ids (Twilio MessageSid/CallSid, client message ids) claimed once per dealer."""
 
-    def __init__(self, redis: Redis, keys: Keys, *, ttl_seconds: int = 7 * 24 * 3600) -> None:
+    def __init__(
+        self, redis: Redis, keys: Keys, *, ttl_seconds: int = 7 * 24 * 3600, processing_seconds: int = 180
+    ) -> None:
         self.redis = redis
         self.keys = keys
         self.ttl = ttl_seconds
+        # A claim whose process died mid-turn expires after this, so a redelivery is processed.
+        self.processing_ttl = processing_seconds
 
     async def claim(self, scope: str, delivery_id: str) -> Claim:
         key = self.keys.idempotency(scope, delivery_id)
-        if await self.redis.set(key, json.dumps({"state": "processing"}), nx=True, ex=self.ttl):
+        if await self.redis.set(key, json.dumps({"state": "processing"}), nx=True, ex=self.processing_ttl):
             return Claim(first=True)
         raw = await self.redis.get(key)
         data = json.loads(raw) if raw else {}

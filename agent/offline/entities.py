@@ -201,7 +201,8 @@ def _seats(s: str, e: Entities) -> None:
         return
     m = re.search(
         r"\b(\d|seven|eight|six|five|nine)\s?-?(?:seaters?|seats|passengers?|passanger)\b|\bseats?\s(\d|seven|eight|six)\b"
-        r"|\bseating for (\d|seven|eight|six)\b|\bfamily of (\d|seven|eight|six|five)\b|\bfit (\d|seven|eight|six) (?:people|kids)",
+        r"|\bseating for (\d|seven|eight|six)\b|\bfamily of (\d|seven|eight|six|five)\b"
+        r"|\bfit (\d|seven|eight|six) (?:people|kids)",
         s,
     )
     if m:
@@ -377,7 +378,8 @@ _TRADE_CLAUSE = re.compile(
 
 def _trade_in(s: str, e: Entities, matcher: Matcher) -> str:
     owe = re.search(
-        r"\b(?:owe|payoff(?: is)?|pay ?off(?: is)?|left on (?:it|the loan)|balance(?: is)?)\s(?:about |around |like |roughly )?"
+        r"\b(?:owe|payoff(?: is)?|pay ?off(?: is)?|left on (?:it|the loan)|balance(?: is)?)\s"
+        r"(?:about |around |like |roughly )?"
         r"(?:is\s)?\$?\s?(\d+(?:\.\d+)?)\s?(k|grand|thousand)?",
         s,
     )
@@ -496,7 +498,8 @@ def _references(s: str, e: Entities) -> None:
         ),
         (
             "features",
-            r"\bdoes (?:it|that one|this one) (?:have|come with)\b|\bfeatures?\b|\bequipped\b|\boptions\b|\bcome with\b",
+            r"\bdoes (?:it|that one|this one) (?:have|come with)\b|\bfeatures?\b|\bequipped\b|\boptions\b"
+            r"|\bcome with\b",
         ),
         ("interior", r"\binterior\b|\binside\b|\bseats? (?:colou?r|material)\b"),
         ("engine", r"\bengine\b|\bhorsepower\b|\bhp\b|\bcylinders?\b|\bv6\b|\bmotor\b"),

@@ -55,7 +55,8 @@ _R: dict[str, list[str]] = {
         r"\b(?:is|it's|its|car is|truck is|a) (?:a )?lemon\b",
     ],
     "complaint": [
-        r"\bf\*{2,}|\b(?:fuck\w*|f\*+k\w*|shit\w*|bullshit|crap|damn|wtf|asshole|bitch|screw (?:you|this)|piss(?:ed)?)\b",
+        r"\bf\*{2,}|\b(?:fuck\w*|f\*+k\w*|shit\w*|bullshit|crap|damn|wtf|asshole|bitch|screw (?:you|this)"
+        r"|piss(?:ed)?)\b",
         r"\b(?:ridiculous|worst|unacceptable|scam\w*|rip ?off|ripped (?:me )?off|lied to|liars?|lying|disgust\w*|"
         r"furious|outraged|pathetic|incompetent|useless|rude|fed up|sick of|complain\w*|"
         r"waste of (?:my )?time|better business bureau|bbb|one star|1 star|bad review|joke of a)\b",
@@ -66,7 +67,8 @@ _R: dict[str, list[str]] = {
         r"answers?|got back)\b|\bruined\b",
     ],
     "human": [
-        r"\b(?:talk|speak|chat|text) (?:to|with) (?:a |an |some |your |the |somebody |someone )?(?:real |live |actual )?"
+        r"\b(?:talk|speak|chat|text) (?:to|with) (?:a |an |some |your |the |somebody |someone )?"
+        r"(?:real |live |actual )?"
         r"(?:person|human|someone|somebody|rep|representative|agent|sales ?man|sales ?person|sales rep|manager|"
         r"people|staff|employee|advisor|guy|associate|consultant|salesperson)\b",
         r"\breal (?:person|human|people)\b|\blive (?:agent|person|chat|human)\b|\bactual (?:person|human)\b",
@@ -74,7 +76,8 @@ _R: dict[str, list[str]] = {
         r"^(?:an? )?(?:agent|human|representative|operator|rep|person|manager)(?: please)?[.!?]*$",
         r"\bhave (?:someone|somebody|a person|a rep|a salesperson|a manager|your manager) (?:call|text|email|"
         r"contact|reach)\b",
-        r"\b(?:can|could|please|would) (?:you |someone |somebody )?(?:please )?call me\b|\bcall me (?:back|asap|please)\b",
+        r"\b(?:can|could|please|would) (?:you |someone |somebody )?(?:please )?call me\b"
+        r"|\bcall me (?:back|asap|please)\b",
         r"\bcan someone (?:call|text|contact|help)\b|\b(?:transfer|connect) me\b|\bget me (?:a|an) (?:person|human|"
         r"manager|agent)\b|\bi want (?:a|an) (?:person|human|agent)\b|\bnot (?:a|an|the) (?:bot|robot|machine|ai)\b",
     ],
@@ -228,7 +231,10 @@ _R: dict[str, list[str]] = {
         r"\bshow me\b|\binventory\b|\bin stock\b|\bfor sale\b|\bwhat (?:do you have|have you got|cars|trucks|suvs)\b"
         r"|\bcheapest\b|\bwhat(?:'s| is) the cheapest\b",
     ],
-    "help": [r"^\W*(?:help|info)\W*$|\bwhat can you do\b|\bwhat can you help\b|\bhow does this work\b|\bwhat are my options\b|^menu$"],
+    "help": [
+        r"^\W*(?:help|info)\W*$|\bwhat can you do\b|\bwhat can you help\b|\bhow does this work\b"
+        r"|\bwhat are my options\b|^menu$"
+    ],
     "smalltalk": [
         r"\bhow are (?:you|u|ya)\b|\bhow'?s (?:it going|your day)\b|\bwho are you\b|\bwhat(?:'s| is) your name\b",
         r"\bare you (?:a |an )?(?:bot|robot|ai|real|human|person|computer|machine)\b|\bis this (?:a )?(?:bot|real "
@@ -390,8 +396,10 @@ def classify(
             intents = [name]
             break
     # "is this a real person?" asks what we are; it is not a request for one.
-    if "smalltalk" in intents and "human" in intents and not re.search(
-        r"\b(?:talk|speak|chat|want|need|get|connect|transfer|call|give)\b", s
+    if (
+        "smalltalk" in intents
+        and "human" in intents
+        and not re.search(r"\b(?:talk|speak|chat|want|need|get|connect|transfer|call|give)\b", s)
     ):
         intents.remove("human")
     if "greet" in intents and len(intents) > 1:

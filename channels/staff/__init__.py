@@ -52,8 +52,13 @@ class StaffBackground:
         self._stop.clear()
         self._tasks = [
             asyncio.create_task(
-                sla_loop(self.svc.handoffs, self.svc.dealer, clock=self.svc.clock, interval_s=self.sla_interval_s,
-                         stop=self._stop)  # fmt: skip
+                sla_loop(
+                    self.svc.handoffs,
+                    self.svc.dealer,
+                    clock=self.svc.clock,
+                    interval_s=self.sla_interval_s,
+                    stop=self._stop,
+                )
             ),
             asyncio.create_task(self._route_new()),
         ]

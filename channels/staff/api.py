@@ -100,15 +100,17 @@ def build_api_router(svc: StaffService) -> APIRouter:
     async def audit(
         who: Principal | None, request: Request, action: str, customer_id: str | None = None, **kw: Any
     ) -> None:
-        await svc.audit.record(who, action, path=str(request.url.path), method=request.method,
-                               customer_id=customer_id, **kw)  # fmt: skip
+        await svc.audit.record(
+            who, action, path=str(request.url.path), method=request.method, customer_id=customer_id, **kw
+        )
 
     async def internal(customer_id: str, who: Principal, kind: str, text: str, meta: dict[str, Any]) -> None:
         await svc.timeline.append(
             customer_id,
-            TimelineEvent(at=svc.clock(), channel="staff", direction="internal", kind=kind, text=text,
-                          actor=who.actor, meta=meta),
-        )  # fmt: skip
+            TimelineEvent(
+                at=svc.clock(), channel="staff", direction="internal", kind=kind, text=text, actor=who.actor, meta=meta
+            ),
+        )
 
     async def customer_or_404(customer_id: str) -> Any:
         c = await svc.primary(customer_id)
@@ -138,9 +140,14 @@ def build_api_router(svc: StaffService) -> APIRouter:
         who = Principal(id=account.id, name=account.name, role=account.role, team=account.team)
         await audit(who, request, "auth.login")
         response.set_cookie(
-            StaffAuth.COOKIE, token, max_age=svc.staff.session_ttl_s, path="/console", httponly=True,
-            samesite="strict", secure=request.url.scheme == "https",
-        )  # fmt: skip
+            StaffAuth.COOKIE,
+            token,
+            max_age=svc.staff.session_ttl_s,
+            path="/console",
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
         return {"token": token, "token_type": "bearer", "expires_at": svc.iso(expires), "staff": who.to_api()}
 
     @router.post("/auth/logout", status_code=204)
@@ -161,9 +168,15 @@ def build_api_router(svc: StaffService) -> APIRouter:
     async def add_staff(body: StaffIn, request: Request, who: Principal = Depends(admin_dep)) -> dict[str, Any]:
         try:
             account = await svc.staff.add(
-                id=body.id, name=body.name, role=body.role, team=body.team, password=body.password,
-                email=body.email, phone=body.phone, created_by=who.actor,
-            )  # fmt: skip
+                id=body.id,
+                name=body.name,
+                role=body.role,
+                team=body.team,
+                password=body.password,
+                email=body.email,
+                phone=body.phone,
+                created_by=who.actor,
+            )
         except AccountExists as exc:
             raise HTTPException(status_code=409, detail=str(exc)) from None
         except ValueError as exc:
@@ -190,8 +203,13 @@ def build_api_router(svc: StaffService) -> APIRouter:
     ) -> dict[str, Any]:
         page = await svc.search.search(phone=phone, email=email, vin=vin, q=q, cursor=cursor, limit=limit)
         items = [svc.customer_api(c, await svc.consent(c)) for c in page.items]
-        await audit(who, request, "customers.search", customer_ids=[c.id for c in page.items],
-                    detail={k: v for k, v in {"phone": phone, "email": email, "vin": vin, "q": q}.items() if v})  # fmt: skip
+        await audit(
+            who,
+            request,
+            "customers.search",
+            customer_ids=[c.id for c in page.items],
+            detail={k: v for k, v in {"phone": phone, "email": email, "vin": vin, "q": q}.items() if v},
+        )
         return {"items": items, "next_cursor": page.next_cursor}
 
     @router.get("/customers/{customer_id}")
@@ -254,12 +272,12 @@ def build_api_router(svc: StaffService) -> APIRouter:
                 appts = [a for a in appts if a.status != "cancelled"]
             appts.sort(key=lambda a: a.starts_at)
         else:
-            appts = await booking.list_for_day(deps, _parse_day(date, svc), department,
-                                               include_cancelled=include_cancelled)  # fmt: skip
+            appts = await booking.list_for_day(
+                deps, _parse_day(date, svc), department, include_cancelled=include_cancelled
+            )
         if department:
             appts = [a for a in appts if a.department == department]
-        await audit(who, request, "appointments.read", customer_id,
-                    customer_ids=sorted({a.customer_id for a in appts}))  # fmt: skip
+        await audit(who, request, "appointments.read", customer_id, customer_ids=sorted({a.customer_id for a in appts}))
         return {"items": [a.to_api() for a in appts], "next_cursor": None}
 
     @router.get("/appointments/slots")
@@ -276,31 +294,46 @@ def build_api_router(svc: StaffService) -> APIRouter:
             start = dt.datetime.combine(_parse_day(date, svc), dt.time(0), tzinfo=svc.tz)
         end = start + dt.timedelta(days=1) if start else None
         try:
-            found = await booking.available_slots(deps, department, start=start, end=end, limit=limit, kind=kind,
-                                                  spread=False)  # fmt: skip
+            found = await booking.available_slots(
+                deps, department, start=start, end=end, limit=limit, kind=kind, spread=False
+            )
         except ToolError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from None
-        items = [{"starts_at": s.iso, "ends_at": s.ends_at.isoformat(), "remaining": s.remaining,
-                  "label": s.label()} for s in found]  # fmt: skip
+        items = [
+            {"starts_at": s.iso, "ends_at": s.ends_at.isoformat(), "remaining": s.remaining, "label": s.label()}
+            for s in found
+        ]
         return {"items": items, "next_cursor": None}
 
     def booking_error(exc: ToolError) -> HTTPException:
         if isinstance(exc, SlotUnavailable):
             alts = [{"starts_at": s.iso, "label": s.label()} for s in exc.alternatives]
-            return HTTPException(status_code=409, detail={"error": str(exc), "reason": exc.reason,
-                                                          "alternatives": alts})  # fmt: skip
+            return HTTPException(
+                status_code=409, detail={"error": str(exc), "reason": exc.reason, "alternatives": alts}
+            )
         return HTTPException(status_code=409, detail=str(exc))
 
     @router.post("/appointments", status_code=201)
     async def book(body: BookIn, request: Request, who: Principal = Depends(agent_dep)) -> dict[str, Any]:
         c = await customer_or_404(body.customer_id)
         try:
-            appt = await booking.book(svc.deps(c.id), department=body.department, kind=body.kind,
-                                      starts_at=body.starts_at, vin=body.vin, notes=body.notes)  # fmt: skip
+            appt = await booking.book(
+                svc.deps(c.id),
+                department=body.department,
+                kind=body.kind,
+                starts_at=body.starts_at,
+                vin=body.vin,
+                notes=body.notes,
+            )
         except ToolError as exc:
             raise booking_error(exc) from None
-        await internal(c.id, who, "appointment", f"{who.name} booked {appt.department} {appt.kind.replace('_', ' ')}"
-                       f" for {appt.label()}", {"appointment_id": appt.id, "action": "booked"})  # fmt: skip
+        await internal(
+            c.id,
+            who,
+            "appointment",
+            f"{who.name} booked {appt.department} {appt.kind.replace('_', ' ')} for {appt.label()}",
+            {"appointment_id": appt.id, "action": "booked"},
+        )
         await audit(who, request, "appointment.book", c.id, detail={"appointment_id": appt.id})
         return appt.to_api()
 
@@ -319,9 +352,13 @@ def build_api_router(svc: StaffService) -> APIRouter:
             appt = await booking.reschedule(svc.deps(before.customer_id), appointment_id, body.starts_at)
         except ToolError as exc:
             raise booking_error(exc) from None
-        await internal(appt.customer_id, who, "appointment", f"{who.name} moved {appt.department} "
-                       f"{appt.kind.replace('_', ' ')} from {before.label()} to {appt.label()}",
-                       {"appointment_id": appt.id, "action": "rescheduled"})  # fmt: skip
+        await internal(
+            appt.customer_id,
+            who,
+            "appointment",
+            f"{who.name} moved {appt.department} {appt.kind.replace('_', ' ')} from {before.label()} to {appt.label()}",
+            {"appointment_id": appt.id, "action": "rescheduled"},
+        )
         await audit(who, request, "appointment.reschedule", appt.customer_id, detail={"appointment_id": appt.id})
         return appt.to_api()
 
@@ -335,9 +372,14 @@ def build_api_router(svc: StaffService) -> APIRouter:
             appt = await booking.cancel(svc.deps(before.customer_id), appointment_id, reason)
         except ToolError as exc:
             raise booking_error(exc) from None
-        await internal(appt.customer_id, who, "appointment", f"{who.name} cancelled {appt.department} "
-                       f"{appt.kind.replace('_', ' ')} on {appt.label()}" + (f": {reason}" if reason else ""),
-                       {"appointment_id": appt.id, "action": "cancelled"})  # fmt: skip
+        await internal(
+            appt.customer_id,
+            who,
+            "appointment",
+            f"{who.name} cancelled {appt.department} "
+            f"{appt.kind.replace('_', ' ')} on {appt.label()}" + (f": {reason}" if reason else ""),
+            {"appointment_id": appt.id, "action": "cancelled"},
+        )
         await audit(who, request, "appointment.cancel", appt.customer_id, detail={"appointment_id": appt.id})
         return appt.to_api()
 
@@ -350,8 +392,9 @@ def build_api_router(svc: StaffService) -> APIRouter:
         who: Principal = Depends(agent_dep),
     ) -> dict[str, Any]:
         items = await svc.handoff_views(await svc.queue(status, limit))
-        await audit(who, request, "handoffs.read", customer_ids=[h["customer_id"] for h in items],
-                    detail={"status": status})  # fmt: skip
+        await audit(
+            who, request, "handoffs.read", customer_ids=[h["customer_id"] for h in items], detail={"status": status}
+        )
         return {"items": items, "next_cursor": None}
 
     @router.get("/handoffs/{handoff_id}")
@@ -372,13 +415,16 @@ def build_api_router(svc: StaffService) -> APIRouter:
             raise HTTPException(status_code=422, detail=f"no staff member {target!r}")
         await handoff_or_404(handoff_id)
         try:
-            h = await svc.writer.claim(handoff_id, target, at=svc.clock(), by=who.actor, force=named and who.at_least("manager"))
+            h = await svc.writer.claim(
+                handoff_id, target, at=svc.clock(), by=who.actor, force=named and who.at_least("manager")
+            )
         except Conflict as exc:
             raise HTTPException(status_code=409, detail=str(exc)) from None
         name = svc.staff_name(target) if target != who.id else who.name
         text = f"{name} took over the conversation" if target == who.id else f"{who.name} assigned it to {name}"
-        await internal(h.customer_id, who, "handoff", text, {"handoff_id": h.id, "event": "claimed",
-                                                              "assignee": target})  # fmt: skip
+        await internal(
+            h.customer_id, who, "handoff", text, {"handoff_id": h.id, "event": "claimed", "assignee": target}
+        )
         await audit(who, request, "handoff.claim", h.customer_id, detail={"handoff_id": h.id, "assignee": target})
         return await svc.handoff_view(h)
 
@@ -402,13 +448,19 @@ def build_api_router(svc: StaffService) -> APIRouter:
         try:
             delivered = await svc.delivery.send(h, who, text)
         except NotDeliverable as exc:
-            await audit(who, request, "handoff.message_refused", h.customer_id,
-                        detail={"handoff_id": h.id, "reason": str(exc)})  # fmt: skip
+            await audit(
+                who, request, "handoff.message_refused", h.customer_id, detail={"handoff_id": h.id, "reason": str(exc)}
+            )
             raise HTTPException(status_code=exc.status, detail=str(exc)) from None
         if delivered.via == "callback":
             await svc.writer.note(h.id, text, at=svc.clock(), by=who.actor, event="callback_requested")
-        await audit(who, request, "handoff.message", h.customer_id,
-                    detail={"handoff_id": h.id, "via": delivered.via, "status": delivered.status})  # fmt: skip
+        await audit(
+            who,
+            request,
+            "handoff.message",
+            h.customer_id,
+            detail={"handoff_id": h.id, "via": delivered.via, "status": delivered.status},
+        )
         return delivered.to_api(svc.tz)
 
     @router.post("/handoffs/{handoff_id}/notes", status_code=201)
@@ -417,8 +469,9 @@ def build_api_router(svc: StaffService) -> APIRouter:
         text = body.text.strip()
         h = await svc.writer.note(h.id, text, at=svc.clock(), by=who.actor)
         await svc.customers.add_note(h.customer_id, text, author=who.actor)
-        await internal(h.customer_id, who, "note", text, {"handoff_id": h.id, "staff": {"id": who.id,
-                                                                                         "name": who.name}})  # fmt: skip
+        await internal(
+            h.customer_id, who, "note", text, {"handoff_id": h.id, "staff": {"id": who.id, "name": who.name}}
+        )
         await audit(who, request, "handoff.note", h.customer_id, detail={"handoff_id": h.id})
         return await svc.handoff_view(h)
 
@@ -435,8 +488,13 @@ def build_api_router(svc: StaffService) -> APIRouter:
             else f"{who.name} closed the handoff" + (f": {note}" if note else "")
         )
         await internal(h.customer_id, who, "handoff", text, {"handoff_id": h.id, "event": event})
-        await audit(who, request, f"handoff.{'release' if event == 'released' else 'close'}", h.customer_id,
-                    detail={"handoff_id": h.id})  # fmt: skip
+        await audit(
+            who,
+            request,
+            f"handoff.{'release' if event == 'released' else 'close'}",
+            h.customer_id,
+            detail={"handoff_id": h.id},
+        )
         return await svc.handoff_view(h)
 
     @router.post("/handoffs/{handoff_id}/release")
@@ -454,8 +512,9 @@ def build_api_router(svc: StaffService) -> APIRouter:
     async def report_sources(
         request: Request, since: str | None = None, until: str | None = None, who: Principal = Depends(manager_dep)
     ) -> dict[str, Any]:
-        data = await leads_by_source(svc.redis, svc.keys, since=_parse_time(since, "since"),
-                                     until=_parse_time(until, "until"))  # fmt: skip
+        data = await leads_by_source(
+            svc.redis, svc.keys, since=_parse_time(since, "since"), until=_parse_time(until, "until")
+        )
         await audit(who, request, "report.leads_by_source")
         return {**data, "generated_at": svc.iso(svc.clock())}
 

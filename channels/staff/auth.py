@@ -37,6 +37,12 @@ SESSION_TTL_S = 12 * 3600
 LOGIN_FAILURES_MAX = 10  # per staff id, per window: then 429 until the window passes
 LOGIN_FAILURE_WINDOW_S = 15 * 60
 ADMIN_TOKEN_ID = "admin"
+# One failure more; the window starts at the first failure (Redis 6.2 has no EXPIRE NX).
+_COUNT_FAILURE = """
+local n = redis.call('INCR', KEYS[1])
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
 
 _hasher = PasswordHasher()  # Argon2id, argon2-cffi's RFC 9106 "low memory" profile
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))  # verify against it for unknown ids (same timing)
@@ -119,9 +125,7 @@ class AccountExists(ValueError):
 class StaffStore:
     """Accounts and sessions of one dealer's staff."""
 
-    def __init__(
-        self, redis: Any, keys: Keys, *, session_ttl_s: int = SESSION_TTL_S, clock: Any = _utcnow
-    ) -> None:
+    def __init__(self, redis: Any, keys: Keys, *, session_ttl_s: int = SESSION_TTL_S, clock: Any = _utcnow) -> None:
         self.redis = redis
         self.keys = keys
         self.session_ttl_s = session_ttl_s
@@ -208,10 +212,7 @@ class StaffStore:
 
     async def login_failed(self, staff_id: str) -> None:
         key = self._failures(staff_id.strip().lower()[:64])
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, LOGIN_FAILURE_WINDOW_S, nx=True)
-            await pipe.execute()
+        await self.redis.eval(_COUNT_FAILURE, 1, key, LOGIN_FAILURE_WINDOW_S)
 
     # --- sessions ----------------------------------------------------------------------------------
     async def open_session(self, account: StaffAccount) -> tuple[str, dt.datetime]:

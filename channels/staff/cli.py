@@ -31,7 +31,13 @@ async def staff_add_cli(
 ) -> StaffAccount:
     """Create a staff login (Argon2id-hashed password). Raises AccountExists or ValueError."""
     return await StaffStore(redis, keys).add(
-        id=id, name=name, role=role, team=team, password=password, email=email, created_by=created_by  # type: ignore[arg-type]
+        id=id,
+        name=name,
+        role=role,
+        team=team,
+        password=password,
+        email=email,
+        created_by=created_by,  # type: ignore[arg-type]
     )
 
 
@@ -68,7 +74,12 @@ def make_app(open_runtime: Callable[[], Any] | None = None) -> typer.Typer:
     @cli.command("add")
     def add(
         ctx: typer.Context,
-        id: Annotated[str, typer.Option("--id", help="Login id, e.g. maria-delgado (matches the dealer config's staff id for routing).")],
+        id: Annotated[
+            str,
+            typer.Option(
+                "--id", help="Login id, e.g. maria-delgado (matches the dealer config's staff id for routing)."
+            ),
+        ],
         name: Annotated[str, typer.Option(help="Full name shown to colleagues.")],
         role: Annotated[str, typer.Option(help="agent | manager | admin")] = "agent",
         team: Annotated[str, typer.Option(help="Team, e.g. bdc, sales, service, finance.")] = "bdc",
@@ -84,8 +95,12 @@ def make_app(open_runtime: Callable[[], Any] | None = None) -> typer.Typer:
             password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
         rt = opener(ctx)()
         try:
-            account = _run(rt, lambda r: staff_add_cli(r.redis, r.keys, id=id, name=name, role=role, team=team,
-                                                       password=password or "", email=email))  # fmt: skip
+            account = _run(
+                rt,
+                lambda r: staff_add_cli(
+                    r.redis, r.keys, id=id, name=name, role=role, team=team, password=password or "", email=email
+                ),
+            )
         except AccountExists as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None

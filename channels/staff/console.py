@@ -74,22 +74,29 @@ def build_console_router(svc: StaffService) -> APIRouter:
         return (await svc.auth.from_token(token), token) if token else (None, None)
 
     def html(body: str, status: int = 200) -> HTMLResponse:
-        return HTMLResponse(body, status_code=status, headers={
-            "Content-Security-Policy": CSP, "Cache-Control": "no-store", "X-Frame-Options": "DENY",
-            "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff",
-        })  # fmt: skip
+        return HTMLResponse(
+            body,
+            status_code=status,
+            headers={
+                "Content-Security-Policy": CSP,
+                "Cache-Control": "no-store",
+                "X-Frame-Options": "DENY",
+                "Referrer-Policy": "no-referrer",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
 
     def render(name: str, who: Principal | None, token: str | None, page: str, **ctx: Any) -> HTMLResponse:
         template = env.get_template(name)
-        return html(template.render(dealer=svc.dealer, staff=who, token=token or "", page=page, version=version,
-                                    **ctx))  # fmt: skip
+        return html(template.render(dealer=svc.dealer, staff=who, token=token or "", page=page, version=version, **ctx))
 
     def to_login(request: Request) -> RedirectResponse:
         return RedirectResponse(f"/console/login?next={quote(str(request.url.path))}", status_code=303)
 
     async def audit(who: Principal, request: Request, action: str, customer_id: str | None = None, **kw: Any) -> None:
-        await svc.audit.record(who, action, path=str(request.url.path), method=request.method,
-                               customer_id=customer_id, **kw)  # fmt: skip
+        await svc.audit.record(
+            who, action, path=str(request.url.path), method=request.method, customer_id=customer_id, **kw
+        )
 
     # --- login / logout ----------------------------------------------------------------------------
     @router.get("/console/login")
@@ -114,8 +121,9 @@ def build_console_router(svc: StaffService) -> APIRouter:
                 await svc.staff.login_failed(sid)
                 error = "Wrong staff id or password."
         if account is None:
-            await svc.audit.record(None, "auth.login_failed", path=str(request.url.path), method="POST",
-                                   actor=f"staff:{sid[:40]}")  # fmt: skip
+            await svc.audit.record(
+                None, "auth.login_failed", path=str(request.url.path), method="POST", actor=f"staff:{sid[:40]}"
+            )
             out = render("login.html", None, None, "login", next=nxt, error=error, last_id=sid)
             out.status_code = 401 if "Wrong" in (error or "") else 429
             return out
@@ -123,8 +131,15 @@ def build_console_router(svc: StaffService) -> APIRouter:
         who = Principal(id=account.id, name=account.name, role=account.role, team=account.team)
         await audit(who, request, "auth.login")
         out = RedirectResponse(nxt, status_code=303)
-        out.set_cookie(StaffAuth.COOKIE, token, max_age=svc.staff.session_ttl_s, path="/console", httponly=True,
-                       samesite="strict", secure=request.url.scheme == "https")  # fmt: skip
+        out.set_cookie(
+            StaffAuth.COOKIE,
+            token,
+            max_age=svc.staff.session_ttl_s,
+            path="/console",
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
         return out
 
     @router.post("/console/logout")
@@ -144,9 +159,15 @@ def build_console_router(svc: StaffService) -> APIRouter:
         out = []
         for a in appts:
             c = await svc.primary(a.customer_id)
-            out.append({**a.to_api(), "time": a.local_start().strftime("%H:%M"), "label": a.label(),
-                        "customer_name": (c.name or (c.phones or c.emails or [c.id])[0]) if c else a.customer_id,
-                        "customer_id": c.id if c else a.customer_id})  # fmt: skip
+            out.append(
+                {
+                    **a.to_api(),
+                    "time": a.local_start().strftime("%H:%M"),
+                    "label": a.label(),
+                    "customer_name": (c.name or (c.phones or c.emails or [c.id])[0]) if c else a.customer_id,
+                    "customer_id": c.id if c else a.customer_id,
+                }
+            )
         return out
 
     @router.get("/console")
@@ -159,8 +180,12 @@ def build_console_router(svc: StaffService) -> APIRouter:
         appts = await todays_appointments(today)
         now = svc.clock()
         on = [{"id": m.id, "name": m.name, "team": m.team} for m in svc.dealer.staff if on_shift(m, now, svc.dealer)]
-        await audit(who, request, "console.queue", customer_ids=[h["customer_id"] for h in items]
-                    + [a["customer_id"] for a in appts])  # fmt: skip
+        await audit(
+            who,
+            request,
+            "console.queue",
+            customer_ids=[h["customer_id"] for h in items] + [a["customer_id"] for a in appts],
+        )
         return render("queue.html", who, token, "queue", handoffs=items, appointments=appts, on_shift=on, today=today)
 
     @router.get("/console/customers/{customer_id}")
@@ -185,16 +210,31 @@ def build_console_router(svc: StaffService) -> APIRouter:
         past = [a for a in appts if a not in upcoming]
         active = await svc.handoffs.active_for(c.id)
         handoff = await svc.handoff_view(active) if active else None
-        kinds = {name: (d.appointments.kinds if d.appointments else []) for name, d in svc.dealer.departments.items()
-                 if d.appointments}  # fmt: skip
+        kinds = {
+            name: (d.appointments.kinds if d.appointments else [])
+            for name, d in svc.dealer.departments.items()
+            if d.appointments
+        }
         merges = await svc.customers.merges_of(c.id)
         await audit(who, request, "customer.read", c.id, detail={"via": "console"})
         return render(
-            "customer.html", who, token, "customer", customer=c, consent=consent, channels=CHANNELS,
-            purposes=PURPOSES, journey=journey, upcoming=upcoming, past=past, handoff=handoff, kinds=kinds,
-            merges=merges, source_items=sorted((c.source or {}).items()), tomorrow=(now.astimezone(svc.tz)
-            + dt.timedelta(days=1)).date().isoformat(),
-        )  # fmt: skip
+            "customer.html",
+            who,
+            token,
+            "customer",
+            customer=c,
+            consent=consent,
+            channels=CHANNELS,
+            purposes=PURPOSES,
+            journey=journey,
+            upcoming=upcoming,
+            past=past,
+            handoff=handoff,
+            kinds=kinds,
+            merges=merges,
+            source_items=sorted((c.source or {}).items()),
+            tomorrow=(now.astimezone(svc.tz) + dt.timedelta(days=1)).date().isoformat(),
+        )
 
     @router.get("/console/search")
     async def search_page(request: Request, q: str = "", cursor: str | None = None) -> Response:
@@ -220,8 +260,16 @@ def build_console_router(svc: StaffService) -> APIRouter:
             day = svc.clock().astimezone(svc.tz).date()
         appts = await todays_appointments(day)
         await audit(who, request, "appointments.read", customer_ids=[a["customer_id"] for a in appts])
-        return render("appointments.html", who, token, "appointments", day=day, appointments=appts,
-                      prev=(day - dt.timedelta(days=1)).isoformat(), next=(day + dt.timedelta(days=1)).isoformat())  # fmt: skip
+        return render(
+            "appointments.html",
+            who,
+            token,
+            "appointments",
+            day=day,
+            appointments=appts,
+            prev=(day - dt.timedelta(days=1)).isoformat(),
+            next=(day + dt.timedelta(days=1)).isoformat(),
+        )
 
     @router.get("/console/reports")
     async def reports_page(request: Request) -> Response:
@@ -238,8 +286,9 @@ def build_console_router(svc: StaffService) -> APIRouter:
     async def static(name: str) -> FileResponse:
         if name not in STATIC_FILES:
             raise HTTPException(status_code=404)
-        return FileResponse(STATIC_DIR / name, media_type=STATIC_FILES[name],
-                            headers={"Cache-Control": "public, max-age=300"})  # fmt: skip
+        return FileResponse(
+            STATIC_DIR / name, media_type=STATIC_FILES[name], headers={"Cache-Control": "public, max-age=300"}
+        )
 
     # --- live updates ------------------------------------------------------------------------------
     @router.websocket("/console/ws")
@@ -253,8 +302,9 @@ def build_console_router(svc: StaffService) -> APIRouter:
         await ws.accept()
         pubsub = svc.redis.pubsub()
         await pubsub.subscribe(events_channel(svc.keys))
-        await svc.audit.record(who, "console.connect", path="/console/ws", method="WS",
-                               customer_id=customer.id if customer else None)  # fmt: skip
+        await svc.audit.record(
+            who, "console.connect", path="/console/ws", method="WS", customer_id=customer.id if customer else None
+        )
         lock = asyncio.Lock()
         wake = asyncio.Event()
 

@@ -64,7 +64,8 @@ class StaffHandoffs:
                         else:
                             pipe.zrem(self.keys.handoffs(s), h.id)
                     pipe.publish(
-                        events_channel(self.keys), json.dumps({"type": "handoff", "event": event, "handoff": h.to_api()})
+                        events_channel(self.keys),
+                        json.dumps({"type": "handoff", "event": event, "handoff": h.to_api()}),
                     )
                     await pipe.execute()
                     return h
@@ -85,8 +86,9 @@ class StaffHandoffs:
             if h.status == "claimed" and not force:
                 raise Conflict(f"already claimed by {h.assignee}")
             event = "reassigned" if h.status == "claimed" else "claimed"
-            h.history.append({"at": at.isoformat(), "event": event, "actor": by, "assignee": staff_id,
-                              "previous": h.assignee})  # fmt: skip
+            h.history.append(
+                {"at": at.isoformat(), "event": event, "actor": by, "assignee": staff_id, "previous": h.assignee}
+            )
             h.status, h.assignee, h.claimed_at = "claimed", staff_id, at
             return True
 
@@ -131,8 +133,9 @@ class StaffHandoffs:
             before = h.priority
             h.priority = BUMP[h.priority]  # type: ignore[assignment]
             h.escalated_at = now
-            h.history.append({"at": now.isoformat(), "event": "escalated", "actor": "system", "from": before,
-                              "to": h.priority})  # fmt: skip
+            h.history.append(
+                {"at": now.isoformat(), "event": "escalated", "actor": "system", "from": before, "to": h.priority}
+            )
             done.append(True)
             return True
 

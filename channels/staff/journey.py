@@ -10,9 +10,16 @@ from memory.timeline import TimelineEvent
 from tools.dates import clock_label
 
 CHANNEL_LABELS = {
-    "chat": "Chat", "sms": "SMS", "voice": "Call", "email": "Email", "lead": "Lead", "staff": "Staff",
-    "system": "System", "consent": "Consent", "appointment": "Appointment",
-}  # fmt: skip
+    "chat": "Chat",
+    "sms": "SMS",
+    "voice": "Call",
+    "email": "Email",
+    "lead": "Lead",
+    "staff": "Staff",
+    "system": "System",
+    "consent": "Consent",
+    "appointment": "Appointment",
+}
 JOURNEY_LIMIT = 300
 
 

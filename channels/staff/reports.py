@@ -116,8 +116,18 @@ def bar_chart(items: list[dict[str, Any]], series: tuple[str, ...] = ("customers
         bars = []
         for j, s in enumerate(series):
             w = round((width - label_w - 60) * r[s] / peak, 1)
-            bars.append({"series": s, "x": label_w, "y": y + j * (bar_h + gap), "w": max(w, 1.5), "h": bar_h,
-                         "value": r[s], "tx": label_w + max(w, 1.5) + 6, "ty": y + j * (bar_h + gap) + bar_h - 3})  # fmt: skip
+            bars.append(
+                {
+                    "series": s,
+                    "x": label_w,
+                    "y": y + j * (bar_h + gap),
+                    "w": max(w, 1.5),
+                    "h": bar_h,
+                    "value": r[s],
+                    "tx": label_w + max(w, 1.5) + 6,
+                    "ty": y + j * (bar_h + gap) + bar_h - 3,
+                }
+            )
         group_h = len(series) * (bar_h + gap)
         rows.append({"label": r["source"], "ly": y + group_h / 2 + 4, "bars": bars})
         y += group_h + group_gap

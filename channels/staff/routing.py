@@ -69,7 +69,12 @@ class Suggestion:
         return self.assignee or self.team
 
     def to_api(self) -> dict[str, Any]:
-        return {"assignee": self.assignee, "team": self.team, "reason": self.reason, "candidates": list(self.candidates)}
+        return {
+            "assignee": self.assignee,
+            "team": self.team,
+            "reason": self.reason,
+            "candidates": list(self.candidates),
+        }
 
 
 def suggest(

@@ -61,7 +61,7 @@ class CustomerSearch:
         if "@" in q:
             return await self._exact_or_scan("email", q, cursor, limit)
         compact = re.sub(r"[\s-]", "", q).upper()
-        if VIN_RE.match(compact) or PARTIAL_VIN_RE.match(compact) and not compact.isdigit():
+        if VIN_RE.match(compact) or (PARTIAL_VIN_RE.match(compact) and not compact.isdigit()):
             return await self._scan(self._vin_matcher(compact), cursor, limit)
         if len(_digits(q)) >= 4 and not re.search(r"[A-Za-z]", q):
             return await self._exact_or_scan("phone", q, cursor, limit)

@@ -70,9 +70,13 @@ class StaffService:
     def deps(self, customer_id: str | None = None) -> ToolDeps:
         """Tool dependencies for a staff action (booking tools treat channel "staff" as staff)."""
         return ToolDeps(
-            dealer=self.dealer, redis=self.redis, keys=self.keys, customer_id=customer_id, channel="staff",
+            dealer=self.dealer,
+            redis=self.redis,
+            keys=self.keys,
+            customer_id=customer_id,
+            channel="staff",
             clock=self.clock,
-        )  # fmt: skip
+        )
 
     # --- customers ---------------------------------------------------------------------------------
     async def primary(self, customer_id: str) -> Customer | None:
@@ -153,15 +157,29 @@ class StaffService:
         out = []
         for m in self.dealer.staff:
             a = accounts.pop(m.id, None)
-            out.append({
-                "id": m.id, "name": m.name, "team": m.team, "role": a.role if a else m.role,
-                "on_shift": on_shift(m, now, self.dealer), "has_login": a is not None, "load": load.get(m.id, 0),
-            })  # fmt: skip
+            out.append(
+                {
+                    "id": m.id,
+                    "name": m.name,
+                    "team": m.team,
+                    "role": a.role if a else m.role,
+                    "on_shift": on_shift(m, now, self.dealer),
+                    "has_login": a is not None,
+                    "load": load.get(m.id, 0),
+                }
+            )
         for a in accounts.values():
-            out.append({
-                "id": a.id, "name": a.name, "team": a.team, "role": a.role, "on_shift": None, "has_login": True,
-                "load": load.get(a.id, 0),
-            })  # fmt: skip
+            out.append(
+                {
+                    "id": a.id,
+                    "name": a.name,
+                    "team": a.team,
+                    "role": a.role,
+                    "on_shift": None,
+                    "has_login": True,
+                    "load": load.get(a.id, 0),
+                }
+            )
         return out
 
     def staff_name(self, staff_id: str | None) -> str | None:

@@ -76,3 +76,13 @@ async def test_scan_pattern_covers_one_dealer_only(redis):
         assert found == sorted([demo.profile("c1"), demo.vehicles()])
     finally:
         await redis.delete(demo.profile("c1"), demo.vehicles(), demo2.profile("c1"), demo2.vehicles())
+
+
+async def test_a_claim_abandoned_by_a_crashed_process_expires(redis, keys):
+    crashed = Idempotency(redis, keys, processing_seconds=1)
+    assert (await crashed.claim("sms", "SMcrash")).first
+    assert 0 < await redis.ttl(keys.idempotency("sms", "SMcrash")) <= 1  # never completed: short-lived
+    done = Idempotency(redis, keys)
+    assert (await done.claim("sms", "SMok")).first
+    await done.complete("sms", "SMok", {"reply": "x"})
+    assert await redis.ttl(keys.idempotency("sms", "SMok")) > 24 * 3600  # completed: remembered for days

@@ -1,11 +1,6 @@
-"""A real runtime for the offline brain: Redis (embedded or REDIS_URL), the demo dealership with its
-inventory imported, the knowledge documents indexed in Chroma, a customer, and a fixed clock
-(Tuesday 2026-11-17 18:30 in Tampa: sales open until 8 PM, service closed).
-
-`Chat` drives a conversation through `OfflineBrain.respond`, carrying `dialogue` forward like the
-graph does, and checks every reply: each dollar amount was disclosed by a tool in that turn, the
-outbound guard finds nothing to remove, and the reply fits its channel.
-"""
+"""Fixtures for the offline brain: Redis (embedded or REDIS_URL), the demo dealership with its inventory
+imported, the knowledge documents indexed once per session in Chroma, and a fixed clock. The harness
+(`Chat`, reply checks) is in offline_harness.py."""
 
 from __future__ import annotations
 
@@ -22,38 +17,24 @@ for _name in ("agent.offline", "agent"):
     if _name in sys.modules and getattr(sys.modules[_name], "__file__", None) is None:
         del sys.modules[_name]
 
-import asyncio
-import datetime as dt
-import json
-import re
-import statistics
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
-from zoneinfo import ZoneInfo
+import asyncio  # noqa: E402
+import statistics  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from typing import Any  # noqa: E402
 
-import pytest
+import pytest  # noqa: E402
+from offline_harness import DEMO_DIR, KB_DEALER, LATENCIES, NOW, Runtime, SharedKnowledge  # noqa: E402
 
-from agent.guards import OutboundGuard, split_sentences
-from agent.offline import OfflineBrain
-from agent.offline.nlu import example_index
-from agent.types import BrainInput, BrainOutput
-from integrations.inventory_csv import import_inventory
-from memory.customers import Customer, CustomerStore, Interest
-from memory.embeddings import get_embedder
-from memory.keys import Keys
-from memory.vectors import VectorStore, open_vector_store
-from tools.context import ToolDeps, TurnFacts
-from tools.dealer import DealerConfig, load_dealer_config
-from tools.inventory import inventory_vocabulary
-from tools.knowledge import index_knowledge
-
-DEMO_DIR = ROOT / "examples" / "demo"
-TZ = ZoneInfo("America/New_York")
-NOW = dt.datetime(2026, 11, 17, 18, 30, tzinfo=TZ)  # a Tuesday evening
-KB_DEALER = "offlinekb"
-LATENCIES: list[float] = []
+from agent.offline import OfflineBrain  # noqa: E402
+from agent.offline.nlu import example_index  # noqa: E402
+from integrations.inventory_csv import import_inventory  # noqa: E402
+from memory.customers import CustomerStore  # noqa: E402
+from memory.embeddings import get_embedder  # noqa: E402
+from memory.keys import Keys  # noqa: E402
+from memory.vectors import VectorStore, open_vector_store  # noqa: E402
+from tools.dealer import load_dealer_config  # noqa: E402
+from tools.inventory import inventory_vocabulary  # noqa: E402
+from tools.knowledge import index_knowledge  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -64,20 +45,6 @@ def embedder() -> Any:
     return emb
 
 
-class SharedKnowledge:
-    """The vector store, with this test's knowledge collection served by the one indexed per session
-    (indexing the demo documents takes about a second; every test reads the same documents)."""
-
-    def __init__(self, store: VectorStore, dealer_id: str) -> None:
-        self.store = store
-        self.dealer_id = dealer_id
-
-    def collection(self, name: str) -> Any:
-        if name == f"kb_{self.dealer_id}":
-            name = f"kb_{KB_DEALER}"
-        return self.store.collection(name)
-
-
 @pytest.fixture(scope="session")
 def knowledge_store(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator[VectorStore]:
     store = open_vector_store(None, tmp_path_factory.mktemp("chroma"), embedder)
@@ -85,29 +52,6 @@ def knowledge_store(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> 
     asyncio.run(index_knowledge(store, cfg))
     yield store
     store.close()
-
-
-@dataclass
-class Runtime:
-    dealer: DealerConfig
-    redis: Any
-    keys: Keys
-    customers: CustomerStore
-    services: dict[str, Any]
-    brain: OfflineBrain = field(default_factory=OfflineBrain)
-    clock: Callable[[], dt.datetime] = lambda: NOW
-
-    def deps(self, customer_id: str | None, channel: str) -> ToolDeps:
-        return ToolDeps(
-            dealer=self.dealer,
-            redis=self.redis,
-            keys=self.keys,
-            customer_id=customer_id,
-            channel=channel,
-            clock=self.clock,
-            services=self.services,
-            facts=TurnFacts(),
-        )
 
 
 @pytest.fixture
@@ -124,107 +68,6 @@ async def runtime(redis: Any, keys: Keys, dealer_id: str, knowledge_store: Vecto
     )
     await inventory_vocabulary(rt.deps(None, "chat"))  # a server has this cached per inventory version
     return rt
-
-
-# --- reply checks -------------------------------------------------------------------------------
-
-_DOLLAR = re.compile(r"\$\s?(\d[\d,]*)(\.\d\d)?")
-_SPOKEN = re.compile(r"(?<![\d.,])(\d[\d,]*(?:\.\d\d)?) dollars")
-
-
-def amounts(text: str) -> list[tuple[str, float]]:
-    out = [(m.group(0), float(m.group(1).replace(",", "") + (m.group(2) or ""))) for m in _DOLLAR.finditer(text)]
-    out += [(m.group(0), float(m.group(1).replace(",", ""))) for m in _SPOKEN.finditer(text)]
-    return out
-
-
-def disclosed(value: float, facts: TurnFacts) -> bool:
-    """A figure a tool gave this turn: a price it recorded, or a figure in a passage it retrieved."""
-    if value == int(value) and int(value) in facts.prices:
-        return True
-    written = f"${value:,.2f}" if value != int(value) else f"${int(value):,}"
-    return any(written in passage for passage in facts.knowledge)
-
-
-def check_reply(out: BrainOutput, deps: ToolDeps, channel: str, customer: Customer) -> None:
-    text = out.reply.text
-    assert text.strip(), "empty reply"
-    for written, value in amounts(text):
-        assert disclosed(value, deps.facts), f"{written} in {text!r} was not disclosed by a tool this turn"
-    if channel == "sms":
-        assert len(text) <= 320, f"SMS too long ({len(text)}): {text!r}"
-    if channel == "voice":
-        sentences = [s for s, _ in split_sentences(text) if s.strip()]
-        assert len(sentences) <= 2, f"voice reply has {len(sentences)} sentences: {text!r}"
-        assert not re.search(r"https?://|www\.|[*#]|\n", text), f"voice reply has a URL or markup: {text!r}"
-        assert "$" not in text
-    if channel != "chat":
-        assert not out.reply.cards and not out.reply.quick_replies
-    contacts = {*customer.phones, *customer.emails}
-    contacts |= {v for k, v in out.profile_updates.items() if k in {"phone", "email"}}
-    verdict = OutboundGuard().check(text, facts=deps.facts, channel=channel, customer_contacts=contacts,
-                                    dealer=deps.dealer)
-    assert not verdict.violations and not verdict.replaced, f"guard: {verdict.violations} on {text!r}"
-    assert json.loads(json.dumps(out.dialogue)) == out.dialogue, "dialogue must be plain JSON"
-    assert out.brain == "offline" and out.prompt_version.startswith("offline/templates.yaml@1#")
-
-
-class Chat:
-    """One customer talking to the offline brain on one channel; state carried like the graph does."""
-
-    def __init__(self, rt: Runtime, channel: str = "chat", *, phone: str | None = None, email: str | None = None,
-                 visitor: str | None = None, name: str | None = None) -> None:
-        self.rt = rt
-        self.channel = channel
-        self.ident = {"phone": phone, "email": email, "visitor_id": visitor}
-        if not any(self.ident.values()):
-            self.ident["visitor_id"] = "visitor-" + channel + "-test"
-        self.name = name
-        self.customer: Customer | None = None
-        self.dialogue: dict[str, Any] = {}
-        self.history: list[dict[str, str]] = []
-        self.outputs: list[BrainOutput] = []
-        self.deps: ToolDeps | None = None
-
-    async def _customer(self) -> Customer:
-        if self.customer is None:
-            res = await self.rt.customers.resolve(name=self.name, **self.ident)
-            assert res is not None
-            self.customer = res.customer
-        return self.customer
-
-    async def say(self, text: str) -> BrainOutput:
-        customer = await self._customer()
-        deps = self.rt.deps(customer.id, self.channel)
-        inp = BrainInput(text=text, channel=self.channel, customer=customer, deps=deps,  # type: ignore[arg-type]
-                         history=list(self.history[-8:]), dialogue=json.loads(json.dumps(self.dialogue)))
-        started = time.perf_counter()
-        out = await self.rt.brain.respond(inp)
-        LATENCIES.append((time.perf_counter() - started) * 1000)
-        check_reply(out, deps, self.channel, customer)
-        self.deps = deps
-        self.dialogue = out.dialogue
-        self.history += [{"role": "customer", "text": text}, {"role": "assistant", "text": out.reply.text}]
-        self.outputs.append(out)
-        await self._persist(out)
-        return out
-
-    async def _persist(self, out: BrainOutput) -> None:
-        """What the graph's persist step does with the brain's captures (profile, interests)."""
-        store = self.rt.customers
-        assert self.customer is not None
-        cid = self.customer.id
-        up = out.profile_updates
-        if up.get("phone"):
-            await store.attach(cid, "phone", up["phone"])
-        if up.get("email"):
-            await store.attach(cid, "email", up["email"])
-        fields = {k: up[k] for k in ("name", "trade_in", "budget") if up.get(k)}
-        if fields:
-            await store.update(cid, **fields)
-        for i in out.interests:
-            await store.add_interest(cid, Interest(**i))
-        self.customer = await store.primary_of(cid)
 
 
 @pytest.fixture(scope="session", autouse=True)

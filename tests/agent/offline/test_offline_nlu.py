@@ -149,9 +149,7 @@ CASES: dict[str, list[str]] = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("intent", "text"), [(intent, text) for intent, texts in CASES.items() for text in texts]
-)
+@pytest.mark.parametrize(("intent", "text"), [(intent, text) for intent, texts in CASES.items() for text in texts])
 def test_intent(matcher: Matcher, intent: str, text: str) -> None:
     p = parse(matcher, text)
     assert p.intent == intent, f"{text!r}: {p.intents} ({p.source} {p.score})"
