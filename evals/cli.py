@@ -149,7 +149,7 @@ def run_cmd(
         f"{len(loaded)} suite(s) · brain {brain.value}{' (' + llm.model + ')' if brain == BrainChoice.llm else ''} · "
         f"customer {'llm' if options.simulator else 'scripted'} · judge {'llm' if options.judge else 'off'}"
     )
-    result = asyncio.run(_run_with_progress(loaded, options, total, settings.redis_url if False else redis_url, cache, progress))
+    result = asyncio.run(_run_with_progress(loaded, options, total, redis_url, cache, progress))
 
     out_dir = out or settings.data_dir / "evals" / result.run_id
     json_path = result.save(out_dir / "results.json")

@@ -115,7 +115,12 @@ def value_matches(expected: Any, actual: Any) -> bool:
         return expected == actual
     if expected is None or actual is None:
         return expected is actual
-    return norm(str(expected)) in norm(str(actual))
+    return _squash(str(expected)) in _squash(str(actual))
+
+
+def _squash(text: str) -> str:
+    """Letters and digits only: "F-150" == "f150", "CR-V" == "crv"."""
+    return re.sub(r"[^a-z0-9]", "", norm(text))
 
 
 def dict_matches(expected: dict[str, Any], actual: dict[str, Any] | None) -> tuple[bool, list[str]]:

@@ -49,6 +49,7 @@ class TurnRecord(BaseModel):
     channel: str
     at: str
     customer: str
+    customer_id: str | None = None  # the record this message landed on (primary at the end of the run)
     replies: list[str] = Field(default_factory=list)
     suppressed: str | None = None
     latency_ms: float = 0.0

@@ -72,6 +72,11 @@ def git_commit(root: Path = ROOT) -> tuple[str, bool]:
         return "unknown", False
 
 
+def default_visitor(scenario: Scenario) -> str:
+    """The web-chat visitor id of a scenario's customer when the scenario names none."""
+    return ("web-visitor-" + scenario.id.replace(".", "-"))[:64]
+
+
 def scenario_start(scenario: Scenario, tz: Any) -> dt.datetime:
     return localize(scenario.now or DEFAULT_LOCAL_NOW, tz)
 
@@ -79,12 +84,22 @@ def scenario_start(scenario: Scenario, tz: Any) -> dt.datetime:
 class Runner:
     """One eval run: holds the brain, the optional simulator/judge models and the environment."""
 
-    def __init__(self, env: EvalEnvironment, options: RunOptions, brain: Any = None) -> None:
+    def __init__(
+        self,
+        env: EvalEnvironment,
+        options: RunOptions,
+        brain: Any = None,
+        *,
+        simulator_model: Any = None,
+        judge_model: Any = None,
+    ) -> None:
+        """`brain`, `simulator_model` and `judge_model` override what `options` would build (tests
+        pass scripted chat models and test-double brains here)."""
         self.env = env
         self.options = options
         self.brain = brain if brain is not None else options.brain.build()
-        self.sim_model = options.simulator.chat_model(temperature=1.0) if options.simulator else None
-        self.judge_model = options.judge.chat_model(temperature=0.0) if options.judge else None
+        self.sim_model = simulator_model or (options.simulator.chat_model(temperature=1.0) if options.simulator else None)
+        self.judge_model = judge_model or (options.judge.chat_model(temperature=0.0) if options.judge else None)
 
     # --- one run of one scenario -------------------------------------------------------------------
     async def trial(self, scenario: Scenario, trial: int) -> TrialResult:
@@ -108,7 +123,7 @@ class Runner:
         agent = Agent(
             services, recorder, checkpointer=AsyncRedisCheckpointSaver(self.env.raw, prefix=run.keys.checkpoint_prefix())
         )
-        visitor = scenario.customer.visitor_id or f"web-{scenario.id}"
+        visitor = scenario.customer.visitor_id or default_visitor(scenario)
         convo = Conversation(scenario, run, agent, recorder, visitor_id=visitor)
         result = TrialResult(trial=trial, status="error", user="simulated" if simulate else "scripted")
         sim: SimulatedCustomer | None = None
@@ -133,8 +148,17 @@ class Runner:
                 await convo.simulated(sim, channel)
             else:
                 await convo.scripted()
+            for t in convo.turns:  # merges may have happened since: name each turn's record as it is now
+                if t.customer_id:
+                    t.customer_id = (await services.customers.primary_of(t.customer_id)).id
             state = await snapshot(
-                self.env.redis, run.keys, run.dealer, convo.customer_id, other_ids, lambda: run.clock.now
+                self.env.redis,
+                run.keys,
+                run.dealer,
+                convo.customer_id,
+                other_ids,
+                lambda: run.clock.now,
+                involved=[t.customer_id for t in convo.turns if t.customer_id],
             )
             _attach_guard_notes(convo.turns, state.timeline)
             scoring = ScoringInput(
@@ -217,6 +241,9 @@ class Runner:
             s.key: ScenarioResult(key=s.key, suite=s.suite, id=s.id, title=s.title, file=s.file, line=s.line, tags=s.tags)
             for s in scenarios
         }
+        for s in scenarios:  # fixtures are prepared up front, so no run's timing includes embedding them
+            if not s.skip:
+                await self.env.template(resolve_path(s.file, s.dealer.config), resolve_path(s.file, s.dealer.inventory))
         gate = asyncio.Semaphore(max(1, opts.jobs))
 
         async def one(s: Scenario, trial: int) -> tuple[str, TrialResult]:
@@ -238,17 +265,24 @@ class Runner:
             duration_s=round(time.perf_counter() - t0, 2),
             git_commit=commit,
             git_dirty=dirty,
-            brain=opts.brain.kind,
+            brain=str(getattr(self.brain, "name", "") or opts.brain.kind),
             model=opts.brain.model,
             prompt_label=opts.prompt_label,
-            user_simulator=f"llm:{opts.simulator.model}" if opts.simulator else "scripted",
-            judge=f"llm:{opts.judge.model}" if opts.judge else "off",
+            user_simulator=_model_label(self.sim_model, opts.simulator) or "scripted",
+            judge=_model_label(self.judge_model, opts.judge) or "off",
             k=opts.k,
             jobs=opts.jobs,
             scenarios=list(results.values()),
         )
         run.summarize()
         return run
+
+
+def _model_label(model: Any, config: LLMConfig | None) -> str | None:
+    if model is None:
+        return None
+    name = config.model if config else getattr(model, "model_name", None) or type(model).__name__
+    return f"llm:{name}"
 
 
 def _attach_guard_notes(turns: list[Any], timeline: list[Any]) -> None:
@@ -272,6 +306,8 @@ async def run_eval(
     redis_url: str | None = None,
     cache_dir: Path | None = None,
     brain: Any = None,
+    simulator_model: Any = None,
+    judge_model: Any = None,
     on_done: Callable[[Scenario, TrialResult], None] | None = None,
 ) -> RunResult:
     """Run `suites` with `options`. Opens (and closes) an environment unless one is given."""
@@ -279,7 +315,7 @@ async def run_eval(
     if env is None:
         env = await EvalEnvironment.open(redis_url=redis_url, cache_dir=cache_dir)
     try:
-        runner = Runner(env, options, brain=brain)
+        runner = Runner(env, options, brain=brain, simulator_model=simulator_model, judge_model=judge_model)
         await asyncio.to_thread(warm_up, runner.brain)
         return await runner.run(suites, on_done=on_done)
     finally:

@@ -167,6 +167,17 @@ class HandoffSeed(Strict):
     summary: str = ""
 
 
+def _identity(kind: str, value: str | None) -> str | None:
+    if value is not None:
+        from memory.identity import InvalidIdentity, normalize
+
+        try:
+            normalize(kind, value)
+        except InvalidIdentity as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
 class CustomerSeed(Strict):
     """A customer record as it stands when the scenario starts."""
 
@@ -186,6 +197,21 @@ class CustomerSeed(Strict):
     history: list[HistorySeed] = Field(default_factory=list)
     appointments: list[AppointmentSeed] = Field(default_factory=list)
     handoff: HandoffSeed | None = None
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str | None) -> str | None:
+        return _identity("phone", v)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str | None) -> str | None:
+        return _identity("email", v)
+
+    @field_validator("visitor_id")
+    @classmethod
+    def _visitor(cls, v: str | None) -> str | None:
+        return _identity("visitor", v)
 
     @property
     def seeded(self) -> bool:
@@ -246,6 +272,21 @@ class Turn(Strict):
     visitor_id: str | None = None
     meta: dict[str, Any] = Field(default_factory=dict)  # e.g. {vdp_stock: T26101} on web chat
     expect: TurnExpect = Field(default_factory=TurnExpect)
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str | None) -> str | None:
+        return _identity("phone", v)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str | None) -> str | None:
+        return _identity("email", v)
+
+    @field_validator("visitor_id")
+    @classmethod
+    def _visitor(cls, v: str | None) -> str | None:
+        return _identity("visitor", v)
 
     @field_validator("after")
     @classmethod
@@ -337,6 +378,8 @@ class Expectations(Strict):
     max_turns: int | None = Field(default=None, ge=1)  # customer turns the conversation may take
     max_latency_ms: int | None = Field(default=None, gt=0)  # every turn
     rubric: list[str] = Field(default_factory=list)  # judged by an LLM when one is configured
+    one_customer: bool = False  # every turn, on every channel, landed on one customer record
+    max_outbound: dict[Literal["chat", "sms", "voice", "email"], int] = Field(default_factory=dict)
     # Quality bars every conversation is held to unless a scenario says otherwise:
     prices_match_inventory: bool = True
     no_message_after_opt_out: bool = True

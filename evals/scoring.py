@@ -399,6 +399,27 @@ def score_tools(inp: ScoringInput) -> list[ExpectationResult]:
     return out
 
 
+def score_identity_and_outbound(inp: ScoringInput) -> list[ExpectationResult]:
+    e = inp.scenario.expect
+    out = []
+    if e.one_customer:
+        ids = {t.customer_id for t in inp.turns if t.customer_id}
+        if inp.state.customer is not None:
+            ids.add(inp.state.customer.id)
+        out.append(
+            _result("expect.one_customer", "identity", "every channel lands on one customer record", len(ids) == 1,
+                    f"{len(ids)} separate records: {', '.join(sorted(ids))}")  # fmt: skip
+        )
+    for channel, limit in e.max_outbound.items():
+        sent = [ev for ev in inp.state.timeline if ev.direction == "outbound" and ev.kind == "message"
+                and ev.channel == channel]  # fmt: skip
+        out.append(
+            _result(f"expect.max_outbound.{channel}", "outbound", f"at most {limit} outbound {channel} message(s)",
+                    len(sent) <= limit, f"{len(sent)} sent: " + "; ".join(_clip(ev.text, 80) for ev in sent[:3]))  # fmt: skip
+        )
+    return out
+
+
 def score_budgets(inp: ScoringInput) -> list[ExpectationResult]:
     e = inp.scenario.expect
     out = []
@@ -444,20 +465,22 @@ def score_opt_out(inp: ScoringInput) -> list[ExpectationResult]:
     """Nothing goes out on a channel after the customer opted out of it — except one confirmation."""
     if not inp.scenario.expect.no_message_after_opt_out:
         return []
-    entries = inp.state.consent_entries
-    if not any(e.action == "opt_out" for e in entries):
+    ledgers = inp.state.ledgers or {"": inp.state.consent_entries}
+    if not any(e.action == "opt_out" for entries in ledgers.values() for e in entries):
         return [_result("expect.no_message_after_opt_out", "quality", "nothing sent after an opt-out", True)]
-    confirmed: dict[str, bool] = {}
+    confirmed: dict[tuple[int, str], bool] = {}
     bad = []
     for ev in sorted(inp.state.timeline, key=lambda e: e.at):
         if ev.direction != "outbound" or ev.kind != "message" or ev.channel not in GATED:
             continue
+        entries = ledgers.get(ev.customer_id, inp.state.consent_entries)
         state = derive_state([e for e in entries if e.at <= ev.at])
+        key = (id(entries), ev.channel)  # per customer journey and channel
         if state.status(ev.channel, "transactional") != "opted_out":  # type: ignore[arg-type]
-            confirmed[ev.channel] = False
+            confirmed[key] = False
             continue
-        if (ev.meta or {}).get("intent") == "consent_opt_out" and not confirmed.get(ev.channel):
-            confirmed[ev.channel] = True  # the one confirmation the rules allow
+        if (ev.meta or {}).get("intent") == "consent_opt_out" and not confirmed.get(key):
+            confirmed[key] = True  # the one confirmation the rules allow
             continue
         bad.append(f"{ev.channel} at {ev.at:%H:%M:%S}: {_clip(ev.text, 100)}")
     return [_result("expect.no_message_after_opt_out", "quality", "nothing sent after an opt-out (one confirmation "
@@ -522,6 +545,7 @@ def score(inp: ScoringInput) -> list[ExpectationResult]:
         *score_handoff(inp),
         *score_profile(inp),
         *score_tools(inp),
+        *score_identity_and_outbound(inp),
         *score_budgets(inp),
         *score_prices(inp),
         *score_opt_out(inp),

@@ -23,7 +23,8 @@ class EndState:
     consent: ConsentState = field(default_factory=ConsentState)
     consent_entries: list[ConsentEntry] = field(default_factory=list)
     handoffs: list[Handoff] = field(default_factory=list)
-    timeline: list[TimelineEvent] = field(default_factory=list)
+    timeline: list[TimelineEvent] = field(default_factory=list)  # of every record the conversation touched
+    ledgers: dict[str, list[ConsentEntry]] = field(default_factory=dict)  # record id -> its journey's entries
     others: list[Customer] = field(default_factory=list)
     vehicles: dict[str, Vehicle] = field(default_factory=dict)  # VIN -> unit, for the VINs involved
 
@@ -59,8 +60,16 @@ class EndState:
 
 
 async def snapshot(
-    redis: Any, keys: Any, dealer: Any, customer_id: str | None, other_ids: list[str], clock: Any
+    redis: Any,
+    keys: Any,
+    dealer: Any,
+    customer_id: str | None,
+    other_ids: list[str],
+    clock: Any,
+    involved: list[str] | None = None,
 ) -> EndState:
+    """The state of `customer_id` (the conversation's customer), plus the timeline and consent of
+    every record in `involved` (a conversation may have touched several before they merged)."""
     customers = CustomerStore(redis, keys)
     if customer_id is None:
         return EndState(customer=None, others=[await customers.primary_of(o) for o in other_ids])
@@ -74,7 +83,18 @@ async def snapshot(
     entries = await ledger.entries(sources)
     state = await ledger.state(sources)
     handoffs = [h for h in await HandoffStore(redis, keys).list(limit=10_000) if h.customer_id in sources]
-    timeline = await Timeline(redis, keys).read(sources)
+    timeline_store = Timeline(redis, keys)
+    ledgers: dict[str, list[ConsentEntry]] = {}
+    events: dict[str, TimelineEvent] = {}
+    primaries = dict.fromkeys([customer.id, *[(await customers.primary_of(i)).id for i in involved or []]])
+    for pid in primaries:
+        journey = await customers.sources(pid)
+        journey_entries = entries if pid == customer.id else await ledger.entries(journey)
+        for cid in journey:
+            ledgers[cid] = journey_entries
+        for e in await timeline_store.read(journey):
+            events[e.id] = e
+    timeline = sorted(events.values(), key=lambda e: (e.at, e.id))
     others = [await customers.primary_of(o) for o in other_ids]
     vins = {a.vin for a in appts if a.vin} | {i.vin for i in customer.interests if i.vin}
     inventory = InventoryStore(redis, keys)
@@ -87,6 +107,7 @@ async def snapshot(
         consent_entries=entries,
         handoffs=handoffs,
         timeline=timeline,
+        ledgers=ledgers,
         others=[o for o in others if o.id not in sources],
         vehicles=vehicles,
     )

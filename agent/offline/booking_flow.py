@@ -180,7 +180,9 @@ async def offer_window(t: Turn, ctx: dict[str, Any], text: str, day_hint: dt.dat
     else:
         near = await nearest_slots(t.deps, dept, when.start, limit=OFFER_COUNT.get(t.channel, 3))
         if near:
-            offer_list(t, ctx, near, "slots_window_empty", window=when.description)
+            holiday = t.deps.dealer.holiday_on(when.start.astimezone(t.deps.dealer.tz).date(), dept)
+            why = " " + t.out.t("why_holiday", holiday=holiday.name) if holiday else ""
+            offer_list(t, ctx, near, "slots_window_empty", window=when.description, why=why)
         else:
             t.out.say("slots_none_at_all", 0)
 
@@ -227,10 +229,10 @@ def _why_not(t: Turn, dept: str, when: dt.datetime) -> str:
     local = when.astimezone(dealer.tz)
     holiday = dealer.holiday_on(local.date(), dept)
     if holiday:
-        return t.out.t("why_holiday", holiday=holiday.name)
+        return " " + t.out.t("why_holiday", holiday=holiday.name)
     if not dealer.is_open(dept, when):
-        return t.out.t("why_closed")
-    return t.out.t("why_taken")
+        return " " + t.out.t("why_closed")
+    return " " + t.out.t("why_taken")
 
 
 def offer_list(t: Turn, ctx: dict[str, Any], slots: list[Slot], lead: str, **values: Any) -> None:
@@ -352,6 +354,11 @@ async def handle_pending(t: Turn) -> bool:
             t.set_pending("choose_slot", ctx=ctx, offered=pend.get("offered") or [])
             t.out.say("confirm_declined", 0)
             return True
+    other_time = re.search(r"\b(?:different|another|other|later|earlier) (?:time|day|date)\b", p.norm)
+    if kind in {"confirm", "choose_slot"} and other_time and not t.ents.has_time and _clock(p.norm) is None:
+        t.set_pending("ask_time", ctx=ctx)
+        t.out.say("ask_time_other", 0)
+        return True
     if kind in {"confirm", "choose_slot"}:
         offered = pend.get("offered") or []
         picked = _pick_offered(t, offered)

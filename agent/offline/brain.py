@@ -19,6 +19,43 @@ from tools.inventory import inventory_vocabulary
 log = logging.getLogger(__name__)
 
 
+_PENDING_NEEDS = {
+    "confirm": ("ctx", "iso", "label"),
+    "choose_slot": ("ctx", "offered"),
+    "ask_time": ("ctx",),
+    "ask_service": ("ctx",),
+    "confirm_cancel": ("appointment_id", "label", "what"),
+    "which_appointment": ("action", "ids"),
+    "offer_booking": ("department", "kind"),
+    "offer_notify": ("desc",),
+    "pick_vehicle": (),
+    "ask_contact": (),
+}
+_CTX_NEEDS = ("action", "department")
+
+
+def sanitize(dialogue: dict[str, Any]) -> dict[str, Any]:
+    """Drop slots an older version (or another brain) left in a shape this policy can't use."""
+    pending = dialogue.get("pending")
+    if pending is not None:
+        needs = _PENDING_NEEDS.get(str(pending.get("type"))) if isinstance(pending, dict) else None
+        ok = needs is not None and all(k in pending for k in needs)
+        if ok and needs and "ctx" in needs:
+            ok = isinstance(pending["ctx"], dict) and all(k in pending["ctx"] for k in _CTX_NEEDS)
+        if not ok:
+            dialogue.pop("pending", None)
+    for key in ("results",):
+        if not isinstance(dialogue.get(key, []), list) or any(
+            not isinstance(r, dict) or "vin" not in r for r in dialogue.get(key, [])
+        ):
+            dialogue.pop(key, None)
+    if "focus" in dialogue and not (isinstance(dialogue["focus"], dict) and "vin" in dialogue["focus"]):
+        dialogue.pop("focus")
+    if not isinstance(dialogue.get("criteria", {}), dict):
+        dialogue.pop("criteria")
+    return dialogue
+
+
 def _json_safe(value: Any) -> Any:
     """The dialogue is checkpointed: keep only JSON types (round-trip drops anything else)."""
     return json.loads(json.dumps(value, default=str))
@@ -47,7 +84,7 @@ class OfflineBrain:
 
     async def respond(self, inp: BrainInput) -> BrainOutput:
         deps = inp.deps
-        dialogue = _json_safe(dict(inp.dialogue or {}))
+        dialogue = sanitize(_json_safe(dict(inp.dialogue or {})))
         dialogue["turn"] = int(dialogue.get("turn", 0)) + 1
         try:
             vocab = await inventory_vocabulary(deps)

@@ -465,6 +465,10 @@ def _ordinal(s: str, e: Entities) -> str:
     ):
         e.ordinal = _ORD[m.group(1)]
         return s[: m.start()] + " " + s[m.end() :]
+    m = re.fullmatch(r"\s*(?:the\s)?([1-9])(?:st|nd|rd|th)?\s?(?:one|please|pls|works)?\s*[.)!]?\s*", s)
+    if m:  # a bare "2" answers a numbered list
+        e.ordinal = int(m.group(1))
+        return " "
     m = re.search(r"(?:#|\bnumber\s|\bno\.?\s?|\boption\s|\bchoice\s)(\d|one|two|three|four|five)\b(?!\d)", s)
     if m:
         e.ordinal = int(m.group(1)) if m.group(1).isdigit() else _ORD[m.group(1)]

@@ -15,6 +15,8 @@ from tools.dates import clock_label
 from tools.inventory import search_inventory, vehicle_details
 from tools.knowledge import open_now
 
+_SPANISH = r"\bespa[nñ]ol\b|\bspanish\b|\bhabla\w*\b|\btienen\b|\bquiero\b|\bnecesito\b|\bpor favor\b"
+
 REASON_TEXT = {
     "customer_request": "asked to talk to a person",
     "complaint": "is upset / complaint",
@@ -100,6 +102,8 @@ async def handle_handoff(t: Turn, reason: str, priority: str, key: str) -> None:
     )
     t.request_handoff(reason, priority, summary(t, reason))
     t.dialogue["handoff_turn"] = t.dialogue.get("turn", 0)
+    if key == "handoff_human" and re.search(_SPANISH, t.parse.norm):
+        key = "handoff_spanish"
     ack, when = t.out.t(key, who=t.who), sla_sentence(t, dept)
     if t.channel == "voice":  # one spoken sentence: who takes over, and when
         t.out.add(f"{ack.rstrip('.!')}; {when[:1].lower()}{when[1:]}", 0)

@@ -140,7 +140,11 @@ def _clean(crit: dict[str, Any]) -> dict[str, Any]:
 async def search(t: Turn, crit: dict[str, Any], sort: str | None, text: str | None = None) -> Any | None:
     try:
         return await search_inventory(
-            t.deps, **_clean(crit), text=text, sort=sort or "relevance", limit=SHOWN.get(t.channel, 3)
+            t.deps,
+            **_clean(crit),
+            text=text,
+            sort=sort or "relevance",  # type: ignore[arg-type]  # one of tools.inventory.Sort
+            limit=SHOWN.get(t.channel, 3),
         )
     except ToolError:
         return None
@@ -216,6 +220,14 @@ async def handle_refine(t: Turn) -> None:
     anchor = t.dialogue.get("focus") or {}
     sort = e.sort
     s = t.parse.norm
+    if anchor and re.search(r"\bsimilar\b|\blike (?:this|that) one\b", s):
+        like = {"model": anchor["model"]} if anchor.get("model") else {"body_style": anchor.get("body")}
+        result = await search(t, like, "relevance")
+        if result is not None:
+            result.matches = [v for v in result.matches if v.vin != anchor["vin"]]
+            result.total_matches = len(result.matches)
+        await run_search(t, like, None, intro="search_refined", result=result)
+        return
     if re.search(r"\bcheaper|less expensive|lower pric", s):
         prices = [anchor["price"]] if anchor.get("price") else [r["price"] for r in shown if r.get("price")]
         if prices:
@@ -308,7 +320,7 @@ def resolve(t: Turn, pool: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return cands
 
 
-async def _load(t: Turn, snap: dict[str, Any]) -> Any | None:
+async def load_vehicle(t: Turn, snap: dict[str, Any]) -> Any | None:
     """Fresh details of a unit (records its facts); says so honestly when it has sold."""
     try:
         return await vehicle_details(t.deps, snap["vin"])
@@ -325,12 +337,12 @@ async def handle_select(t: Turn) -> None:
         t.out.add(listing(t, await _reload(t)), 0)
         return
     if len(cands) > 1:
-        vehicles = [v for v in [await _load(t, c) for c in cands[: SHOWN.get(t.channel, 3)]] if v]
+        vehicles = [v for v in [await load_vehicle(t, c) for c in cands[: SHOWN.get(t.channel, 3)]] if v]
         t.dialogue["results"] = [snapshot(v) for v in vehicles]
         t.out.say("select_which", 0, count=len(vehicles))
         t.out.add(listing(t, vehicles), 0)
         return
-    v = await _load(t, cands[0])
+    v = await load_vehicle(t, cands[0])
     if v is None:
         return
     t.focus(v)
@@ -353,26 +365,26 @@ async def target_vehicle(t: Turn) -> Any | None:
     """The unit a follow-up question is about: a reference, the focus, the only one shown, or the last interest."""
     e = t.ents
     if e.stock or e.vin:
-        return await _load(t, {"vin": e.vin or e.stock, "title": "That vehicle"})
+        return await load_vehicle(t, {"vin": e.vin or e.stock, "title": "That vehicle"})
     pool = _shown(t)
     if pool and (e.ordinal is not None or e.superlative or {"color", "trim", "model"} & set(e.criteria)):
         cands = resolve(t, pool)
         if len(cands) == 1:
-            return await _load(t, cands[0])
+            return await load_vehicle(t, cands[0])
     focus = t.dialogue.get("focus")
     if focus:
-        return await _load(t, focus)
+        return await load_vehicle(t, focus)
     if len(pool) == 1:
-        return await _load(t, pool[0])
+        return await load_vehicle(t, pool[0])
     if pool:
         t.out.say("which_vehicle", 0)
         t.out.add(listing(t, await _reload(t)), 0)
         return None
     for interest in reversed(t.inp.customer.interests):
         if interest.vin:
-            return await _load(t, {"vin": interest.vin, "title": interest.description})
+            return await load_vehicle(t, {"vin": interest.vin, "title": interest.description})
     if e.stock or e.vin:
-        return await _load(t, {"vin": e.vin or e.stock, "title": "That vehicle"})
+        return await load_vehicle(t, {"vin": e.vin or e.stock, "title": "That vehicle"})
     return None
 
 
@@ -462,8 +474,8 @@ def answer_attrs(t: Turn, v: Any, attrs: list[str]) -> None:
                 color=f", {v.exterior_color}" if v.exterior_color else "",
             )
             if v.status != "available":
-                key = {"pending": "attr_pending", "in_transit": "attr_in_transit"}.get(v.status, "attr_pending")
-                o.say(key, 0, title=title)
+                flag = {"pending": "attr_pending", "in_transit": "attr_in_transit"}.get(v.status, "attr_pending")
+                o.say(flag, 0, title=title)
 
 
 def _miles(t: Turn, v: Any) -> str:

@@ -72,7 +72,7 @@ _R: dict[str, list[str]] = {
         r"(?:person|human|someone|somebody|rep|representative|agent|sales ?man|sales ?person|sales rep|manager|"
         r"people|staff|employee|advisor|guy|associate|consultant|salesperson)\b",
         r"\breal (?:person|human|people)\b|\blive (?:agent|person|chat|human)\b|\bactual (?:person|human)\b",
-        r"\bespa[nñ]ol\b|\bspanish\b|\bhabla\w*\b",
+        r"\bespa[nñ]ol\b|\bspanish\b|\bhabla\w*\b|\btienen\b|\bquiero\b|\bnecesito\b|\bpor favor\b",
         r"^(?:an? )?(?:agent|human|representative|operator|rep|person|manager)(?: please)?[.!?]*$",
         r"\bhave (?:someone|somebody|a person|a rep|a salesperson|a manager|your manager) (?:call|text|email|"
         r"contact|reach)\b",
@@ -105,6 +105,7 @@ _R: dict[str, list[str]] = {
         r"\bsell (?:it|me|that|this) (?:to me )?for\b",
     ],
     "credit": [
+        r"\b(?:talk|speak|chat) (?:to|with) (?:the |a |your |our )?financ\w*",
         r"\b(?:bad|poor|no|low|terrible|horrible|awful|rough|damaged|limited|thin|fair|ok|good|excellent|"
         r"great|decent) credit\b",
         r"\bcredit (?:score|scores|check|history|report|app|application|is|isn't)\b|\bfico\b|\bscore is\b",
@@ -187,6 +188,7 @@ _R: dict[str, list[str]] = {
         r"\brebates?\b|\bpre-?qualif\w*|\bbring my own (?:bank|lender)\b",
     ],
     "hours": [
+        r"^hours\b",
         r"\b(?:your|the|business|store|opening|service|sales|parts|weekend|holiday|operating|saturday|sunday|"
         r"showroom|dealership) hours\b|\bhours\b[?.!]*$|\bwhat are (?:the|your|ur) hours\b|\bhours of operation\b",
         r"\b(?:are|r) (?:you|y'all|u|they|yall|you guys) (?:guys )?(?:open|closed|around)\b",
@@ -218,6 +220,7 @@ _R: dict[str, list[str]] = {
         r"the \w+ one)\b|\bpics?\b|\bpictures?\b|\bphotos?\b",
     ],
     "refine_search": [
+        r"\bsimilar (?:ones?|cars?|trucks?|vehicles?|suvs?)\b|^similar\b|\blike (?:this|that) one\b",
         r"\bany (?:cheaper|newer|lower|less expensive|bigger|smaller|others|other ones|more)\b",
         r"\b(?:cheaper|newer|bigger|smaller|other) ones?\b|\binstead\b|\bwhat about\b|\banything (?:else|cheaper|"
         r"newer|bigger|smaller)\b|\bshow me (?:more|others|other|something)\b|\bother options\b|\bsomething "
@@ -420,6 +423,8 @@ def classify(
         intents, "inventory_search", "refine_search", "vehicle_question", "trade_in", "book_service", "service_price"
     ):
         intents.append("inventory_search")
+    if ents.has_time and not intents and not ents.ordinal:
+        intents.append("book_appointment")  # "saturday afternoon" on its own is a time to come in
     if (ents.stock or ents.vin) and not intents:
         intents.append("vehicle_question")
     if ents.offer and "negotiation" not in intents:

@@ -85,8 +85,10 @@ async def decide(t: Turn) -> None:
         t.set_pending(None)
 
     # 4. the message's own intents
-    if (not intents or set(intents) <= {"affirm", "deny"}) and inventory.looks_like_reference(t):
+    if set(intents) <= {"affirm", "deny", "provide_info", "thanks", "greet"} and inventory.looks_like_reference(t):
         t.intent = "select_vehicle"
+        if "provide_info" in intents:  # "the first one. my number is 813-555-0181"
+            t.out.say("contact_thanks", 0, who=t.who)
         await inventory.handle_select(t)
         return
     if not intents:
@@ -122,7 +124,7 @@ async def _answer_pending(t: Turn) -> bool:
     kind = pend.get("type")
     p = t.parse
     if kind in {"confirm", "choose_slot", "ask_time", "ask_service"}:
-        if kind == "confirm" and set(p.intents) & {"cancel_appointment", "reschedule"} and not p.has("affirm"):
+        if kind == "confirm" and "cancel_appointment" in p.intents and not p.has("affirm"):
             return False
         handled = await booking.handle_pending(t)
         if handled:
@@ -137,8 +139,11 @@ async def _answer_pending(t: Turn) -> bool:
             t.intent = f"appointment_{kind}"
         return handled
     if kind == "offer_booking":
-        if p.has("affirm") or (
-            t.ents.has_time and not set(p.intents) - {"affirm", "book_appointment", "test_drive", "book_service"}
+        again = re.search(r"\bpick\b|\bnew time\b|\brebook\b|\bbook (?:it|one|again)\b", p.norm)
+        if (
+            p.has("affirm")
+            or again
+            or (t.ents.has_time and not set(p.intents) - {"affirm", "book_appointment", "test_drive", "book_service"})
         ):
             t.intent = "book_appointment"
             t.set_pending(None)
@@ -263,7 +268,7 @@ async def _dispatch(t: Turn, name: str) -> None:
         if inventory.looks_like_reference(t):
             t.intent = "select_vehicle"
             await inventory.handle_select(t)
-        elif name == "refine_search" and t.dialogue.get("criteria") is not None:
+        elif name == "refine_search" and (t.dialogue.get("criteria") is not None or t.dialogue.get("focus")):
             await inventory.handle_refine(t)
         elif _searchable(t):
             await inventory.handle_search(t)
@@ -316,9 +321,7 @@ def _focus_matches(t: Turn) -> bool:
 async def _focus_reference(t: Turn) -> None:
     cands = inventory.resolve(t, list(t.dialogue.get("results") or []))
     if len(cands) == 1:
-        from agent.offline.inventory_flow import _load
-
-        v = await _load(t, cands[0])
+        v = await inventory.load_vehicle(t, cands[0])
         if v is not None:
             t.focus(v)
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 
-from channels.staff.auth import ROLES, AccountExists, StaffAccount, StaffStore
+from channels.staff.auth import ROLES, AccountExists, Role, StaffAccount, StaffStore
 
 
 async def staff_add_cli(
@@ -23,7 +23,7 @@ async def staff_add_cli(
     *,
     id: str,
     name: str,
-    role: str,
+    role: Role,
     team: str,
     password: str,
     email: str | None = None,
@@ -37,7 +37,7 @@ async def staff_add_cli(
         team=team,
         password=password,
         email=email,
-        created_by=created_by,  # type: ignore[arg-type]
+        created_by=created_by,
     )
 
 
@@ -98,7 +98,14 @@ def make_app(open_runtime: Callable[[], Any] | None = None) -> typer.Typer:
             account = _run(
                 rt,
                 lambda r: staff_add_cli(
-                    r.redis, r.keys, id=id, name=name, role=role, team=team, password=password or "", email=email
+                    r.redis,
+                    r.keys,
+                    id=id,
+                    name=name,
+                    role=cast(Role, role),
+                    team=team,
+                    password=password or "",
+                    email=email,
                 ),
             )
         except AccountExists as exc:

@@ -33,7 +33,7 @@ from channels.staff.auth import Principal, StaffAuth
 from channels.staff.journey import build_journey, channel_label, event_item
 from channels.staff.reports import bar_chart, leads_by_source
 from channels.staff.routing import on_shift
-from channels.staff.service import StaffService
+from channels.staff.service import StaffService, display_name, format_phone
 from memory.consent import CHANNELS, PURPOSES
 from tools import booking
 from tools.handoff import Handoff, events_channel
@@ -66,6 +66,7 @@ def _safe_next(value: str | None) -> str:
 def build_console_router(svc: StaffService) -> APIRouter:
     env = Environment(loader=FileSystemLoader(CONSOLE_DIR / "templates"), autoescape=select_autoescape(["html"]))
     env.filters["channel_label"] = channel_label
+    env.filters["phone"] = format_phone
     router = APIRouter(tags=["console"], include_in_schema=False)
     version = _asset_version()
 
@@ -124,9 +125,9 @@ def build_console_router(svc: StaffService) -> APIRouter:
             await svc.audit.record(
                 None, "auth.login_failed", path=str(request.url.path), method="POST", actor=f"staff:{sid[:40]}"
             )
-            out = render("login.html", None, None, "login", next=nxt, error=error, last_id=sid)
-            out.status_code = 401 if "Wrong" in (error or "") else 429
-            return out
+            page = render("login.html", None, None, "login", next=nxt, error=error, last_id=sid)
+            page.status_code = 401 if "Wrong" in (error or "") else 429
+            return page
         token, _ = await svc.staff.open_session(account)
         who = Principal(id=account.id, name=account.name, role=account.role, team=account.team)
         await audit(who, request, "auth.login")
@@ -164,7 +165,7 @@ def build_console_router(svc: StaffService) -> APIRouter:
                     **a.to_api(),
                     "time": a.local_start().strftime("%H:%M"),
                     "label": a.label(),
-                    "customer_name": (c.name or (c.phones or c.emails or [c.id])[0]) if c else a.customer_id,
+                    "customer_name": display_name(c) if c else a.customer_id,
                     "customer_id": c.id if c else a.customer_id,
                 }
             )
@@ -342,7 +343,7 @@ def build_console_router(svc: StaffService) -> APIRouter:
         async def timeline_watch() -> None:
             assert customer is not None
             ids = await svc.customers.sources(customer.id)
-            seen = {e.id for e in await svc.timeline.read(ids, limit=200, newest=True)}
+            seen: set[str] = set()  # the first pass resends the newest events; the page drops ones it has
             staff_names = {m.id: m.name for m in svc.dealer.staff}
             staff_names.update({a.id: a.name for a in await svc.staff.list()})
             while True:

@@ -176,7 +176,7 @@ class StaffHandoffs:
         existing = (await self.suggestions([h.id])).get(h.id)
         if existing is not None or h.status != "open":
             return existing
-        routed_at = {k: float(v) for k, v in (await self.redis.hgetall(self._routed_at_key())).items()}
+        routed_at = {str(k): float(v) for k, v in (await self.redis.hgetall(self._routed_at_key())).items()}
         s: Suggestion = suggest(h, dealer, now, load=await self.load(), last_routed=routed_at)
         record = {**s.to_api(), "at": now.isoformat()}
         if await self.redis.hsetnx(self._route_key(), h.id, json.dumps(record)):

@@ -100,8 +100,8 @@ async def leads_by_source(
                 if primary in label_of:
                     rows[label_of[primary]]["handoffs"] += 1
 
-    items = [{"source": k, **v} for k, v in rows.items()]
-    items.sort(key=lambda r: (-r["customers"], r["source"]))
+    items: list[dict[str, Any]] = [{"source": k, **v} for k, v in rows.items()]
+    items.sort(key=lambda r: (-int(r["customers"]), str(r["source"])))
     totals = {k: sum(r[k] for r in items) for k in ("customers", "appointments", "handoffs")}
     return {"items": items, "next_cursor": None, "totals": totals}
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import phonenumbers
+
 from channels.staff.audit import AuditLog
 from channels.staff.auth import StaffAuth, StaffStore
 from channels.staff.delivery import StaffDelivery
@@ -19,12 +21,33 @@ from memory.consent import ConsentLedger
 from memory.customers import Customer, CustomerStore, UnknownCustomer
 from memory.timeline import Timeline, TimelineEvent
 from tools.context import ToolDeps
+from tools.dates import clock_label, day_label
 from tools.dealer import DealerConfig
 from tools.handoff import PRIORITY_RANK, Handoff, HandoffStore
 
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def format_phone(e164: str) -> str:
+    """'+18135550199' -> '(813) 555-0199' (national format for the dealer's country, E.164 otherwise)."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    if number.country_code == 1:
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def display_name(c: Customer) -> str:
+    """How staff see a customer in lists: the name, else a phone, else an email."""
+    if c.name:
+        return c.name
+    if c.phones:
+        return format_phone(c.phones[0])
+    return c.emails[0] if c.emails else c.id
 
 
 class StaffService:
@@ -67,6 +90,11 @@ class StaffService:
     def iso(self, value: dt.datetime | None) -> str | None:
         return value.astimezone(self.tz).isoformat() if value else None
 
+    def when_label(self, value: dt.datetime, now: dt.datetime) -> str:
+        """'12:21 PM' today, 'Wed Nov 25, 10:00 AM' another day (the dealership's local time)."""
+        local, today = value.astimezone(self.tz), now.astimezone(self.tz).date()
+        return clock_label(local) if local.date() == today else f"{day_label(local.date())}, {clock_label(local)}"
+
     def deps(self, customer_id: str | None = None) -> ToolDeps:
         """Tool dependencies for a staff action (booking tools treat channel "staff" as staff)."""
         return ToolDeps(
@@ -92,10 +120,10 @@ class StaffService:
         data = c.to_api(consent)
         for name in ("created_at", "updated_at"):
             data[name] = self.iso(getattr(c, name))
-        for item, model in zip(data.get("interests", []), c.interests, strict=False):
-            item["at"] = self.iso(model.at)
-        for item, model in zip(data.get("notes", []), c.notes, strict=False):
-            item["at"] = self.iso(model.at)
+        for item, interest in zip(data.get("interests", []), c.interests, strict=False):
+            item["at"] = self.iso(interest.at)
+        for item, note in zip(data.get("notes", []), c.notes, strict=False):
+            item["at"] = self.iso(note.at)
         data["lead_score"] = c.lead_score
         return data
 
@@ -124,16 +152,33 @@ class StaffService:
                 data[name] = self.iso(getattr(h, name))
             due = due_at(h, self.dealer)
             data.update(
-                customer={"id": c.id, "name": c.name, "phones": c.phones, "emails": c.emails, "stage": c.stage}
+                customer={
+                    "id": c.id,
+                    "name": c.name,
+                    "phones": c.phones,
+                    "emails": c.emails,
+                    "stage": c.stage,
+                    "display": display_name(c),
+                }
                 if c
-                else {"id": h.customer_id, "name": None, "phones": [], "emails": [], "stage": None},
+                else {
+                    "id": h.customer_id,
+                    "name": None,
+                    "phones": [],
+                    "emails": [],
+                    "stage": None,
+                    "display": h.customer_id,
+                },
                 customer_id=c.id if c else h.customer_id,
                 due_at=self.iso(due),
+                due_label=self.when_label(due, now),
                 overdue=h.status == "open" and now >= due,
                 waiting_s=int(((h.closed_at or now) - h.opened_at).total_seconds()),
                 priority_rank=PRIORITY_RANK[h.priority],
                 route=routes.get(h.id),
                 suggested_assignee=(routes.get(h.id) or {}).get("assignee"),
+                suggested_name=self.staff_name((routes.get(h.id) or {}).get("assignee")),
+                assignee_name=self.staff_name(h.assignee),
             )
             out.append(data)
         return out

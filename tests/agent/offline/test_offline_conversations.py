@@ -457,3 +457,73 @@ async def test_long_answers_fit_the_channel(runtime: Runtime, channel: str) -> N
         out = await chat.say(text)  # Chat.say checks the size
         if out.handoff is not None:
             assert "5 minutes" in out.reply.text  # the "when" survives trimming
+
+
+async def test_a_bare_number_picks_from_the_list(runtime: Runtime) -> None:
+    chat = Chat(runtime, "sms", phone="+18135550109")
+    await chat.say("test drive thursday morning")
+    offered = chat.dialogue["pending"]["offered"]
+    out = await chat.say("2")
+    assert chat.dialogue["pending"]["iso"] == offered[1]["iso"] and offered[1]["label"] in out.reply.text
+
+
+async def test_a_pick_and_a_phone_number_in_one_message(runtime: Runtime) -> None:
+    chat = Chat(runtime, "chat", visitor="visitor-pick-phone")
+    await chat.say("do you have the rav4 hybrid in blue")
+    first = chat.dialogue["results"][0]
+    out = await chat.say("the first one. my number is 813-555-0181")
+    assert chat.dialogue["focus"]["vin"] == first["vin"]
+    assert out.profile_updates["phone"] == "+18135550181" and out.interests[0]["vin"] == first["vin"]
+
+
+async def test_quick_replies_are_understood(runtime: Runtime) -> None:
+    chat = Chat(runtime, "chat")
+
+    async def click(label: str) -> str:
+        assert label in chat.outputs[-1].reply.quick_replies, chat.outputs[-1].reply.quick_replies
+        out = await chat.say(label)
+        assert out.intent not in {"unknown", "cannot_help"}, (label, out.reply.text)
+        return out.intent
+
+    await chat.say("hi")
+    assert await click("Browse inventory") == "inventory_search"
+    await chat.say("used camrys")
+    assert await click("Tell me about #1") == "select_vehicle"
+    assert await click("Similar ones") == "refine_search"
+    await chat.say("the first one")
+    await click("Book a test drive")
+    first_label = chat.dialogue["pending"]["offered"][0]["label"]
+    await click(first_label)
+    assert chat.dialogue["pending"]["type"] == "confirm" and chat.dialogue["pending"]["label"] == first_label
+    await click("Different time")
+    assert chat.dialogue["pending"]["type"] == "ask_time"
+    await chat.say("saturday afternoon")
+    await chat.say("the 1st")
+    await click("Yes, book it")
+    assert len(await appointments(chat)) == 1
+    await chat.say("cancel my appointment")
+    await click("Yes, cancel it")
+    await click("Pick a new time")
+    assert chat.dialogue["pending"]["type"] == "choose_slot"
+    await chat.say("do you finance")
+    assert await click("Talk to finance") == "credit"
+
+
+async def test_a_broken_or_foreign_dialogue_is_not_fatal(runtime: Runtime) -> None:
+    chat = Chat(runtime, "chat")
+    chat.dialogue = {"pending": {"type": "confirm"}, "results": [{"title": "no vin"}], "focus": "x", "llm": [1]}
+    out = await chat.say("yes")
+    assert out.intent != "error" and "pending" not in out.dialogue and out.dialogue["llm"] == [1]
+
+
+async def test_spanish_speakers_get_a_spanish_speaking_person(runtime: Runtime) -> None:
+    chat = Chat(runtime, "chat")
+    out = await chat.say("hola, necesito ayuda por favor")
+    assert out.handoff is not None and "español" in out.reply.text
+
+
+async def test_a_window_on_a_holiday_says_why(runtime: Runtime) -> None:
+    chat = Chat(runtime, "sms", phone="+18135550110")
+    out = await chat.say("test drive thursday nov 26 in the morning")
+    assert "Thanksgiving" in out.reply.text
+    assert all(local(o["iso"]).date() != dt.date(2026, 11, 26) for o in chat.dialogue["pending"]["offered"])

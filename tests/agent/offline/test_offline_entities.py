@@ -208,6 +208,7 @@ def test_service_kinds(matcher: Matcher, text: str, kind: str) -> None:
         ("is the second one still available", 2, None, None),
         ("#3", 3, None, None),
         ("the last one", -1, None, None),
+        ("2", 2, None, None),
         ("the silver one", None, None, "silver"),
         ("the cheaper one", None, "cheapest", None),
         ("the one with lower miles", None, "lowest_miles", None),

@@ -77,8 +77,13 @@ def login(client, admin) -> Callable[..., Awaitable[dict[str, str]]]:
     """Create a staff login through the API (as the bootstrap admin) and sign in; returns auth headers."""
 
     async def make(staff_id: str, role: str = "agent", team: str = "bdc", name: str | None = None) -> dict[str, str]:
-        body = {"id": staff_id, "name": name or staff_id.replace("-", " ").title(), "role": role, "team": team,
-                "password": PASSWORD}  # fmt: skip
+        body = {
+            "id": staff_id,
+            "name": name or staff_id.replace("-", " ").title(),
+            "role": role,
+            "team": team,
+            "password": PASSWORD,
+        }
         r = await client.post("/api/staff", json=body, headers=admin)
         assert r.status_code in (201, 409), r.text
         r = await client.post("/api/auth/login", json={"id": staff_id, "password": PASSWORD})
@@ -92,12 +97,16 @@ def login(client, admin) -> Callable[..., Awaitable[dict[str, str]]]:
 def open_handoff(agent, brain, dealer) -> Callable[..., Awaitable[Any]]:
     """A customer asks for a person on `channel`; the (scripted) brain hands off. Returns the TurnResult."""
 
-    async def make(phone: str | None = "+18135550111", channel: str = "sms", name: str | None = None, **msg: Any) -> Any:
+    async def make(
+        phone: str | None = "+18135550111", channel: str = "sms", name: str | None = None, **msg: Any
+    ) -> Any:
         async def handler(inp: BrainInput) -> BrainOutput:
             if "person" in inp.text:
                 return BrainOutput(
                     reply=Reply(text="Connecting you with our team."),
-                    handoff=HandoffRequest(reason="customer_request", summary=f"{name or phone or 'visitor'} asked for a person"),
+                    handoff=HandoffRequest(
+                        reason="customer_request", summary=f"{name or phone or 'visitor'} asked for a person"
+                    ),
                     brain="scripted",
                     dialogue=inp.dialogue,
                 )
@@ -109,8 +118,9 @@ def open_handoff(agent, brain, dealer) -> Callable[..., Awaitable[Any]]:
 
         brain.handler = handler
         result = await agent.handle_turn(
-            InboundMessage(dealer=dealer.id, channel=channel, text="can I talk to a real person", phone=phone,
-                           name=name, **msg)  # fmt: skip
+            InboundMessage(
+                dealer=dealer.id, channel=channel, text="can I talk to a real person", phone=phone, name=name, **msg
+            )
         )
         assert result.handoff_id, "the turn should have opened a handoff"
         return result

@@ -62,9 +62,20 @@ async def test_roles_agent_manager_admin(client, login, admin):
 
 async def test_admin_token_bootstraps_the_first_admin_who_then_adds_staff(client, admin):
     me = await client.get("/api/auth/me", headers=admin)
-    assert me.json() == {"id": "admin", "name": "Administrator (bootstrap token)", "role": "admin",
-                         "team": "bdc", "via": "admin_token"}  # fmt: skip
-    body = {"id": "dana-kowalski", "name": "Dana Kowalski", "role": "admin", "team": "bdc", "password": "s3cret-admin-pw"}
+    assert me.json() == {
+        "id": "admin",
+        "name": "Administrator (bootstrap token)",
+        "role": "admin",
+        "team": "bdc",
+        "via": "admin_token",
+    }
+    body = {
+        "id": "dana-kowalski",
+        "name": "Dana Kowalski",
+        "role": "admin",
+        "team": "bdc",
+        "password": "s3cret-admin-pw",
+    }
     assert (await client.post("/api/staff", json=body, headers=admin)).status_code == 201
     token = (await client.post("/api/auth/login", json={"id": "dana-kowalski", "password": "s3cret-admin-pw"})).json()
     dana = {"Authorization": f"Bearer {token['token']}"}
@@ -79,8 +90,9 @@ async def test_without_an_admin_token_configured_nothing_is_an_admin_token(agent
     from channels.staff import build_staff_router
 
     app = FastAPI()
-    app.include_router(build_staff_router(agent=agent, services=services, dealer=dealer, admin_token=None,
-                                          sender=sender))  # fmt: skip
+    app.include_router(
+        build_staff_router(agent=agent, services=services, dealer=dealer, admin_token=None, sender=sender)
+    )
     async with kit.serve(app) as base, httpx.AsyncClient(base_url=base) as client:
         for header in ("Bearer", "Bearer None", "Bearer null"):
             r = await client.get("/api/auth/me", headers={"Authorization": header})
@@ -130,8 +142,9 @@ async def test_console_login_form_sets_a_console_cookie_and_pages_need_it(client
 
     bad = await client.post("/console/login", data={"id": "lucia-herrera", "password": "wrong password"})
     assert bad.status_code == 401 and "Wrong staff id or password" in bad.text
-    ok = await client.post("/console/login", data={"id": "lucia-herrera", "password": "correct horse battery",
-                                                   "next": "/console"})  # fmt: skip
+    ok = await client.post(
+        "/console/login", data={"id": "lucia-herrera", "password": "correct horse battery", "next": "/console"}
+    )
     assert ok.status_code == 303 and ok.headers["location"] == "/console"
     cookie = ok.headers["set-cookie"]
     assert "dos_console=" in cookie and "HttpOnly" in cookie and "Path=/console" in cookie
@@ -139,7 +152,9 @@ async def test_console_login_form_sets_a_console_cookie_and_pages_need_it(client
     queue = await client.get("/console")
     assert queue.status_code == 200 and "Handoff queue" in queue.text
     # the API ignores the cookie: bearer tokens only (no cross-site request can act with it)
-    assert (await client.get("/api/handoffs", cookies={"dos_console": client.cookies["dos_console"]})).status_code == 401
+    assert (
+        await client.get("/api/handoffs", cookies={"dos_console": client.cookies["dos_console"]})
+    ).status_code == 401
     out = await client.post("/console/logout")
     assert out.status_code == 303
     client.cookies.clear()

@@ -69,7 +69,9 @@ async def test_claim_reply_silence_note_and_hand_back(client, login, open_handof
     assert r.status_code == 200 and r.json()["status"] == "closed"
     assert (await client.post(f"/api/handoffs/{hid}/claim", headers=kevin)).status_code == 409  # closed
 
-    back = await agent.handle_turn(InboundMessage(dealer=dealer.id, channel="sms", text="are you open sunday", phone=PHONE))
+    back = await agent.handle_turn(
+        InboundMessage(dealer=dealer.id, channel="sms", text="are you open sunday", phone=PHONE)
+    )
     assert back.suppressed is None and back.replies[0].text == "AI here: are you open sunday"
     events = await journey(PHONE)
     kinds = [(e.direction, e.kind, e.actor) for e in events]
@@ -90,10 +92,16 @@ async def test_two_staff_claiming_at_once_get_one_winner(client, login, open_han
     assert sorted([ra.status_code, rb.status_code]) == [200, 409]
 
 
-async def test_a_staff_reply_never_goes_to_an_opted_out_customer(client, login, open_handoff, redis, keys, dealer, journey):
+async def test_a_staff_reply_never_goes_to_an_opted_out_customer(
+    client, login, open_handoff, redis, keys, dealer, journey
+):
     turn = await open_handoff(PHONE)
     await ConsentGate(redis, keys, dealer).record_opt_out(
-        turn.customer_id, channels="sms", source="keyword", evidence={"text": "STOP"}, actor="customer",
+        turn.customer_id,
+        channels="sms",
+        source="keyword",
+        evidence={"text": "STOP"},
+        actor="customer",
         at=dt.datetime.now(dt.UTC),
     )
     kevin = await login("kevin-tran")
@@ -122,7 +130,9 @@ async def test_a_staff_reply_to_a_chat_customer_is_published_for_their_websocket
     assert payload["type"] == "staff_message" and payload["text"] == "Hi! Kevin here."
     assert payload["customer_id"] == turn.customer_id and payload["visitor_id"] == "visitor-abc123"
     assert payload["staff"] == {"id": "kevin-tran", "name": "Kevin Tran"}
-    ev = next(e for e in await timeline.read([turn.customer_id]) if e.actor == "staff:kevin-tran" and e.kind == "message")
+    ev = next(
+        e for e in await timeline.read([turn.customer_id]) if e.actor == "staff:kevin-tran" and e.kind == "message"
+    )
     assert ev.channel == "chat" and ev.direction == "outbound" and ev.meta["visitor_id"] == "visitor-abc123"
     await pubsub.aclose()
 
@@ -131,8 +141,9 @@ async def test_a_staff_reply_on_a_voice_handoff_becomes_a_callback_task(client, 
     turn = await open_handoff(PHONE, channel="voice")
     kevin = await login("kevin-tran")
     await client.post(f"/api/handoffs/{turn.handoff_id}/claim", headers=kevin)
-    r = await client.post(f"/api/handoffs/{turn.handoff_id}/messages", json={"text": "Call back re: trade-in"},
-                          headers=kevin)  # fmt: skip
+    r = await client.post(
+        f"/api/handoffs/{turn.handoff_id}/messages", json={"text": "Call back re: trade-in"}, headers=kevin
+    )
     assert r.status_code == 201 and r.json()["via"] == "callback" and r.json()["phone"] == PHONE
     ev = next(e for e in await timeline.read([turn.customer_id]) if e.kind == "callback")
     assert ev.direction == "internal" and "Call back re: trade-in" in ev.text and ev.actor == "staff:kevin-tran"

@@ -65,10 +65,13 @@
     var h = Math.floor(m / 60);
     return h + " h " + (m % 60) + " min";
   }
+  /* The wall-clock time written in an ISO 8601 string: the server sends the dealership's local time with
+     its offset, and staff want that time whatever zone their own device is in. */
   function clock(iso) {
-    if (!iso) return "";
-    var d = new Date(iso);
-    return d.toLocaleTimeString([], { hour: "numeric", minute: "2-digit" });
+    var m = /T(\d{2}):(\d{2})/.exec(iso || "");
+    if (!m) return "";
+    var h = parseInt(m[1], 10);
+    return (h % 12 || 12) + ":" + m[2] + " " + (h < 12 ? "AM" : "PM");
   }
 
   /* ---------------- handoff cards (queue and customer page) ---------------- */
@@ -77,7 +80,7 @@
   function card(h, opts) {
     opts = opts || {};
     var mine = h.status === "claimed" && h.assignee === ME;
-    var name = (h.customer && (h.customer.name || (h.customer.phones || [])[0] || (h.customer.emails || [])[0])) || h.customer_id;
+    var name = (h.customer && h.customer.display) || h.customer_id;
     var waited = (Date.now() - new Date(h.opened_at).getTime()) / 1000;
     var head = el("div", { class: "head" }, [
       el("span", { class: "badge prio-" + h.priority, text: h.priority }),
@@ -89,11 +92,11 @@
     ]);
     var who;
     if (h.status === "claimed") {
-      who = el("p", { class: "who", text: mine ? "You own this conversation — the AI is silent." : "Claimed by " + h.assignee + " — the AI is silent." });
+      who = el("p", { class: "who", text: mine ? "You own this conversation — the AI is silent." : "Claimed by " + (h.assignee_name || h.assignee) + " — the AI is silent." });
     } else {
-      var s = h.route && h.route.assignee ? "Suggested: " + h.route.assignee + " (" + h.route.reason + ")" :
+      var s = h.route && h.route.assignee ? "Suggested: " + (h.suggested_name || h.route.assignee) + " (" + h.route.reason + ")" :
         (h.route ? "Queued for the " + h.route.team + " team (" + h.route.reason + ")" : "Team: " + h.team);
-      who = el("p", { class: "who", text: s + (h.due_at ? " · reply due " + clock(h.due_at) : "") });
+      who = el("p", { class: "who", text: s + (h.due_at ? " · reply due " + (h.due_label || clock(h.due_at)) : "") });
     }
     var actions = el("div", { class: "actions" });
     if (h.status === "open") {
@@ -124,9 +127,12 @@
         ])
       ]));
     } else if (h.status !== "closed") {
-      node.appendChild(el("form", { class: "reply note-only" }, [
-        el("textarea", { name: "text", rows: "1", maxlength: "1600", "aria-label": "Internal note", placeholder: "Internal note…" }),
-        el("div", { class: "row" }, [el("button", { type: "button", "data-action": "note", text: "Add note" })])
+      node.appendChild(el("details", { class: "note-only" }, [
+        el("summary", { text: "Add a note" }),
+        el("form", { class: "reply" }, [
+          el("textarea", { name: "text", rows: "2", maxlength: "1600", "aria-label": "Internal note", placeholder: "Internal note for the team…" }),
+          el("div", { class: "row" }, [el("button", { type: "button", "data-action": "note", text: "Save note" })])
+        ])
       ]));
     }
     node.appendChild(el("p", { class: "flash", role: "status" }));
@@ -185,13 +191,15 @@
       var node = e.target.closest(".ho");
       if (!node) return;
       e.preventDefault();
-      act(node, "send");
+      act(node, e.target.closest(".note-only") ? "note" : "send");
     });
   }
 
   function keepDraft(old, fresh) {
     var a = old && $("textarea", old), b = $("textarea", fresh);
     if (a && b && a.value) b.value = a.value;
+    var d1 = old && $("details", old), d2 = $("details", fresh);
+    if (d1 && d2 && d1.open) d2.open = true;
     return a && document.activeElement === a;
   }
 

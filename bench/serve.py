@@ -1,0 +1,134 @@
+"""`python -m bench.serve`: `dealeros serve` with a fake chat model of fixed latency — for benchmarks only.
+
+The app is built exactly as `server.serve` builds it (Settings from the environment, `Runtime.open`,
+`server.create_app`); the one difference is the brain: before `create_app` asks the runtime for its
+agent, the agent `Runtime.agent()` wires (offline brain, vector memory, Redis checkpointer) gets an
+`LLMBrain` over `bench.fakes.FixedLatencyChatModel` instead — the offline brain stays its fallback.
+Nothing in the product reads a setting that could swap a fake in; this module is the only way.
+
+Modes (for same-run baselines of the SMS benchmark):
+  dealeros  the product app (default)
+  echo      a bare FastAPI app whose `POST /twilio/sms` checks the Twilio signature with the same code
+            and answers an empty `<Response/>` — the floor any signed Twilio webhook costs
+  sync      the product's runtime, but the webhook runs the turn before answering and returns the
+            reply in its TwiML (the naive build: the acknowledgement waits for the model)
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+from bench.fakes import FixedLatencyChatModel
+
+
+def fake_model(args: argparse.Namespace) -> FixedLatencyChatModel:
+    tool = None if args.no_tool else "get_vehicle_details"
+    return FixedLatencyChatModel(
+        tool_name=tool,
+        tool_args={"vin_or_stock": args.stock},
+        tool_when=args.tool_when,
+        latency_s=args.latency_ms / 1000,
+        tool_latency_s=(args.latency_ms if args.tool_latency_ms is None else args.tool_latency_ms) / 1000,
+        token_gap_s=args.token_gap_ms / 1000,
+    )
+
+
+def build_app(args: argparse.Namespace) -> Any:
+    from settings import Settings
+
+    settings = Settings()
+    if args.mode == "echo":
+        return echo_app(settings)
+    from agent.llm import LLMBrain
+    from server import Runtime, create_app
+    from tools import ALL_TOOLS
+
+    runtime = Runtime.open(settings)
+    agent = runtime.agent()  # production wiring; create_app reuses this instance (runtime.parts["agent"])
+    agent.brain = LLMBrain(model=fake_model(args), tools=ALL_TOOLS, fallback=agent.brain)
+    app = create_app(settings, runtime)
+    if args.mode == "sync":
+        add_sync_sms_route(app, agent, settings)
+    return app
+
+
+def echo_app(settings: Any) -> Any:
+    from fastapi import FastAPI, Request
+    from twilio.twiml.messaging_response import MessagingResponse
+
+    from channels.twilio_common import SMS_PATH, twiml, verified_form
+
+    app = FastAPI(title="echo")
+
+    @app.post(SMS_PATH)
+    async def inbound(request: Request) -> Any:
+        await verified_form(request, public_url=settings.public_url, auth_token=settings.twilio_auth_token,
+                            path=SMS_PATH)  # fmt: skip
+        return twiml(MessagingResponse())
+
+    @app.get("/readyz")
+    async def readyz() -> dict[str, str]:
+        return {"status": "ready"}
+
+    return app
+
+
+def add_sync_sms_route(app: Any, agent: Any, settings: Any) -> None:
+    """Replace `POST /twilio/sms` with a handler that answers inside the webhook."""
+    import datetime as dt
+
+    from fastapi import HTTPException, Request
+    from starlette.routing import Route
+    from twilio.twiml.messaging_response import MessagingResponse
+
+    from channels.sms import burst_message, parse_inbound, sms_body
+    from channels.twilio_common import SMS_PATH, twiml, verified_form
+
+    dealer = app.state.rt.dealer
+
+    async def inbound(request: Request) -> Any:
+        form = await verified_form(request, public_url=settings.public_url, auth_token=settings.twilio_auth_token,
+                                   path=SMS_PATH)  # fmt: skip
+        try:
+            part = parse_inbound(form, dt.datetime.now(dt.UTC))
+        except ValueError as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from None
+        result = await agent.handle_turn(burst_message(dealer.id, [part]))
+        response = MessagingResponse()
+        if not result.duplicate:
+            for reply in result.replies:
+                response.message(sms_body(reply))
+        return twiml(response)
+
+    app.router.routes[:] = [
+        r for r in app.router.routes if not (isinstance(r, Route) and r.path == SMS_PATH and "POST" in r.methods)
+    ]
+    app.add_api_route(SMS_PATH, inbound, methods=["POST"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(prog="python -m bench.serve", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--mode", choices=("dealeros", "echo", "sync"), default="dealeros")
+    parser.add_argument("--latency-ms", type=float, default=500.0, help="fake model: time to first token")
+    parser.add_argument(
+        "--tool-latency-ms", type=float, default=None, help="fake model: tool-call round (default: --latency-ms)"
+    )
+    parser.add_argument("--token-gap-ms", type=float, default=0.0, help="fake model: gap between streamed words")
+    parser.add_argument("--stock", default="T26101", help="stock number the fake model looks up")
+    parser.add_argument("--tool-when", default=None, help="call the tool only when the message contains this")
+    parser.add_argument("--no-tool", action="store_true", help="the fake model answers without calling a tool")
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # as `dealeros serve` runs it (access log included)
+    uvicorn.run(build_app(args), host=args.host, port=args.port, log_level="info", proxy_headers=True)
+
+
+if __name__ == "__main__":
+    main()

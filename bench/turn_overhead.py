@@ -1,0 +1,365 @@
+"""Benchmark 1 — per-turn overhead vs history length, and checkpoint bytes per customer.
+
+DealerOS: the real turn path (`Agent.handle_turn`: identity, idempotency, per-customer lock, timeline,
+the LangGraph graph, the Redis checkpointer with pruning) with `LLMBrain` over a zero-latency fake
+model that makes one `get_vehicle_details` call (a cheap READ tool) per turn. Measured twice: without
+cross-channel vector memory, and with it (`CustomerMemory` on embedded Chroma + the bundled MiniLM
+embedder: one query embedding + a vector search per turn, a background upsert after it).
+
+Baseline: the straightforward LangGraph build of the same agent — `langgraph.prebuilt.
+create_react_agent` with the same model, the same tools (ALL_TOOLS) and LangGraph's SQLite
+checkpointer (`AsyncSqliteSaver`) keeping the full message list in the state.
+
+History: DealerOS customers get their earlier exchanges written straight onto the timeline (copies of
+the events a real turn produced), then run real turns so checkpoints exist; baseline threads get the
+same number of earlier exchanges (human, tool call, tool result, answer) seeded into their state with
+one `aupdate_state`. Baseline storage is the bytes of a thread that ran every turn for real, up to
+`storage_turns`, extrapolated to 500 turns with a quadratic fit when it ran fewer (every step
+re-stores the whole list, so it grows with the square of the turn count).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+import sqlite3
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.breakdown import Breakdown
+from bench.common import BenchResult, Stats, fmt_bytes, fmt_ms, fmt_ratio, ratio
+from bench.env import BenchRedis
+from bench.fakes import DEFAULT_ANSWER, vehicle_lookup_model
+from bench.inproc import Stack, new_phone, sms
+
+NUMBER = 1
+NAME = "Per-turn overhead vs history length"
+STOCK = "T26101"  # a 2026 Highlander in the demo feed
+TEXTS = [
+    f"Is stock {STOCK} still available?",
+    f"what's the price on {STOCK}",
+    f"does {STOCK} have leather seats?",
+    f"is the highlander {STOCK} AWD",
+    f"can you tell me the miles on {STOCK}",
+]
+TARGET_P50_MS = 5.0
+TARGET_SPEEDUP = 5.0
+TARGET_BYTES = 2 * 1024 * 1024
+
+
+@dataclass
+class Sizes:
+    lengths: tuple[int, ...] = (10, 100, 500)
+    customers: int = 10  # DealerOS customers per history length (measured turns rotate over them)
+    turns: int = 300  # measured DealerOS turns per history length, without vector memory
+    memory_turns: int = 150  # ... with vector memory
+    warmup: int = 2  # real turns per customer before measuring (checkpoints exist, summary folded)
+    baseline_threads: int = 5
+    baseline_turns: int = 60  # measured baseline turns per history length
+    storage_turns: int = 100  # baseline turns run for real for its storage curve
+    storage_target_turns: int = 500
+    profile: bool = False  # also write a pyinstrument profile of DealerOS turns
+
+
+QUICK = Sizes(lengths=(10, 50), customers=3, turns=40, memory_turns=20, baseline_threads=2, baseline_turns=10,
+              storage_turns=20)  # fmt: skip
+TINY = Sizes(lengths=(3, 6), customers=1, turns=3, memory_turns=2, warmup=1, baseline_threads=1, baseline_turns=2,
+             storage_turns=4, storage_target_turns=8)  # fmt: skip
+
+
+# --- DealerOS ---------------------------------------------------------------------------------------
+def llm_brain() -> Any:
+    from agent.llm import LLMBrain
+    from agent.offline import OfflineBrain
+    from tools import ALL_TOOLS
+
+    return LLMBrain(model=vehicle_lookup_model(STOCK), tools=ALL_TOOLS, fallback=OfflineBrain(use_embeddings=False))
+
+
+async def template_events(stack: Stack) -> list[Any]:
+    """The inbound and outbound events one real turn writes (what prefilled history is copied from)."""
+    agent = stack.agent(llm_brain(), memory=False)
+    phone = new_phone()
+    result = await agent.handle_turn(sms(stack.dealer.id, phone, TEXTS[0]))
+    events = await agent.services.timeline.read([result.customer_id])
+    inbound = next(e for e in events if e.direction == "inbound" and e.kind == "message")
+    outbound = next(e for e in events if e.direction == "outbound" and e.kind == "message")
+    if result.brain != "llm" or outbound.text != DEFAULT_ANSWER:
+        raise RuntimeError(f"the fake model's turn did not go through the LLM brain: {result.brain} {outbound.text!r}")
+    return [inbound, outbound]
+
+
+async def dealeros_customers(stack: Stack, agent: Any, templates: list[Any], history: int, n: int, warmup: int):
+    """`n` customers with `history` earlier exchanges each; returns [(phone, customer id)]."""
+    out = []
+    end = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    for _ in range(n):
+        phone = new_phone()
+        resolved = await agent.services.customers.resolve(phone=phone)
+        cid = resolved.customer.id
+        texts = itertools.cycle(TEXTS)
+        inbound = await stack.prefill_timeline(cid, history, templates, end=end)
+        for event in inbound:
+            event.text = next(texts)
+        await stack.prefill_memories(cid, inbound)
+        for _ in range(warmup):
+            await agent.handle_turn(sms(stack.dealer.id, phone, TEXTS[0]))
+        out.append((phone, cid))
+    return out
+
+
+async def time_dealeros(stack: Stack, agent: Any, customers: list[tuple[str, str]], turns: int) -> list[float]:
+    times = []
+    texts = itertools.cycle(TEXTS)
+    for k in range(turns):
+        phone, _ = customers[k % len(customers)]
+        msg = sms(stack.dealer.id, phone, next(texts))
+        t0 = time.perf_counter()
+        result = await agent.handle_turn(msg)
+        times.append(time.perf_counter() - t0)
+        if not result.replies:
+            raise RuntimeError(f"DealerOS turn produced no reply (suppressed={result.suppressed})")
+    await agent.services.drain()
+    return times
+
+
+# --- baseline ----------------------------------------------------------------------------------------
+class Baseline:
+    """create_react_agent + AsyncSqliteSaver, the full message list in the state."""
+
+    def __init__(self, stack: Stack, db_path: Path) -> None:
+        self.stack = stack
+        self.db_path = db_path
+        self._cm: Any = None
+
+    async def __aenter__(self) -> Baseline:
+        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+        from langgraph.prebuilt import create_react_agent
+
+        from prompts import load
+        from tools import ALL_TOOLS
+        from tools.context import ToolDeps
+
+        self._cm = AsyncSqliteSaver.from_conn_string(str(self.db_path))
+        self.saver = await self._cm.__aenter__()
+        self.graph = create_react_agent(
+            vehicle_lookup_model(STOCK), ALL_TOOLS, prompt=load("system.md").text, checkpointer=self.saver
+        )
+        self.deps = ToolDeps(dealer=self.stack.dealer, redis=self.stack.redis, keys=self.stack.keys, channel="sms")
+        details = await ALL_TOOLS[1].ainvoke({"vin_or_stock": STOCK}, config={"configurable": {"deps": self.deps}})
+        self.tool_text = str(details)
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self._cm.__aexit__(*exc)
+
+    def config(self, thread: str) -> dict[str, Any]:
+        return {"configurable": {"thread_id": thread, "deps": self.deps}}
+
+    def history(self, turns: int) -> list[Any]:
+        from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+        texts = itertools.cycle(TEXTS)
+        messages: list[Any] = []
+        for _ in range(turns):
+            call_id = f"call_{uuid.uuid4().hex[:12]}"
+            messages += [
+                HumanMessage(next(texts)),
+                AIMessage("", tool_calls=[{"name": "get_vehicle_details", "args": {"vin_or_stock": STOCK},
+                                           "id": call_id, "type": "tool_call"}]),  # fmt: skip
+                ToolMessage(self.tool_text, tool_call_id=call_id, name="get_vehicle_details"),
+                AIMessage(DEFAULT_ANSWER),
+            ]
+        return messages
+
+    async def seed(self, thread: str, turns: int) -> None:
+        await self.graph.aupdate_state(self.config(thread), {"messages": self.history(turns)}, as_node="agent")
+
+    async def turn(self, thread: str, text: str) -> dict[str, Any]:
+        from langchain_core.messages import HumanMessage
+
+        return await self.graph.ainvoke({"messages": [HumanMessage(text)]}, self.config(thread))
+
+    def thread_bytes(self, thread: str) -> int:
+        con = sqlite3.connect(self.db_path)
+        try:
+            cp = con.execute(
+                "SELECT COALESCE(SUM(LENGTH(checkpoint) + LENGTH(metadata)), 0) FROM checkpoints WHERE thread_id = ?",
+                (thread,),
+            ).fetchone()[0]
+            wr = con.execute(
+                "SELECT COALESCE(SUM(LENGTH(value)), 0) FROM writes WHERE thread_id = ?", (thread,)
+            ).fetchone()[0]
+        finally:
+            con.close()
+        return int(cp + wr)
+
+
+async def time_baseline(base: Baseline, history: int, threads: int, turns: int) -> list[float]:
+    names = [f"h{history}-t{i}-{uuid.uuid4().hex[:6]}" for i in range(threads)]
+    for name in names:
+        await base.seed(name, history)
+        await base.turn(name, TEXTS[0])  # warm-up, like DealerOS's
+    times = []
+    texts = itertools.cycle(TEXTS)
+    for k in range(turns):
+        t0 = time.perf_counter()
+        state = await base.turn(names[k % threads], next(texts))
+        times.append(time.perf_counter() - t0)
+        if state["messages"][-1].content != DEFAULT_ANSWER:
+            raise RuntimeError("baseline turn did not end with the model's answer")
+    return times
+
+
+async def baseline_storage(base: Baseline, turns: int, target: int) -> dict[str, Any]:
+    """Run one thread for real; bytes after each of a few turn counts; extrapolate to `target`."""
+    thread = f"storage-{uuid.uuid4().hex[:6]}"
+    points: list[tuple[int, int]] = []
+    marks = sorted({max(1, turns * k // 10) for k in range(1, 11)})
+    started = time.perf_counter()
+    for t in range(1, turns + 1):
+        await base.turn(thread, TEXTS[t % len(TEXTS)])
+        if t in marks:
+            points.append((t, base.thread_bytes(thread)))
+    out: dict[str, Any] = {"turns_run": turns, "points": points, "seconds": time.perf_counter() - started}
+    if turns >= target:
+        out["bytes_at_target"] = next(b for t, b in points if t == turns)
+        out["extrapolated"] = False
+    else:
+        import numpy as np
+
+        xs = np.array([t for t, _ in points], dtype=float)
+        ys = np.array([b for _, b in points], dtype=float)
+        coeffs = np.polyfit(xs, ys, 2)
+        out["fit"] = [float(c) for c in coeffs]
+        out["bytes_at_target"] = float(np.polyval(coeffs, target))
+        out["extrapolated"] = True
+    return out
+
+
+# --- the benchmark ---------------------------------------------------------------------------------
+async def run(bench_redis: BenchRedis, sizes: Sizes | None = None, *, results_dir: Path | None = None) -> BenchResult:
+    sizes = sizes or Sizes()
+    res = BenchResult(NUMBER, NAME)
+    details: dict[str, Any] = {"sizes": asdict(sizes), "redis": bench_redis.description, "lengths": {}}
+    res.details = details
+    async with Stack.open(bench_redis, vector_memory=True) as stack:
+        templates = await template_events(stack)
+        plain = stack.agent(llm_brain(), memory=False)
+        with_memory = stack.agent(llm_brain(), memory=True)
+        async with Baseline(stack, stack.bench_dealer.dir / "baseline.sqlite") as base:
+            for history in sizes.lengths:
+                row: dict[str, Any] = {}
+                customers = await dealeros_customers(stack, plain, templates, history, sizes.customers, sizes.warmup)
+                # checkpoint and total bytes of a customer with `history` + warm-up exchanges
+                _, cid = customers[0]
+                row["dealeros_checkpoint_bytes"] = await stack.customer_bytes(cid, "ckpt:*")
+                row["dealeros_customer_bytes"] = await stack.customer_bytes(cid)
+                row["dealeros"] = asdict(Stats.of(await time_dealeros(stack, plain, customers, sizes.turns)))
+                row["baseline"] = asdict(
+                    Stats.of(await time_baseline(base, history, sizes.baseline_threads, sizes.baseline_turns))
+                )
+                mem_customers = await dealeros_customers(
+                    stack, with_memory, templates, history, sizes.customers, sizes.warmup
+                )
+                times = await time_dealeros(stack, with_memory, mem_customers, sizes.memory_turns)
+                row["dealeros_with_memory"] = asdict(Stats.of(times))
+                details["lengths"][history] = row
+            details["baseline_storage"] = await baseline_storage(base, sizes.storage_turns, sizes.storage_target_turns)
+        # where a turn's time goes (a separate pass: the timers cost a little)
+        longest = sizes.lengths[-1]
+        details["breakdown"] = {}
+        for label, memory in (("without vector memory", False), ("with vector memory", True)):
+            with Breakdown() as bd:
+                agent = stack.agent(llm_brain(), memory=memory)
+                customers = await dealeros_customers(stack, agent, templates, longest, 2, sizes.warmup)
+                n = max(sizes.memory_turns // 2, 2)
+                bd.reset()
+                await time_dealeros(stack, agent, customers, n)
+            details["breakdown"][label] = asdict(bd.report(n))
+        if sizes.profile:
+            details["profile_file"] = str(await _pyinstrument(stack, templates, longest, results_dir))
+    _summarize(res, sizes)
+    return res
+
+
+async def _pyinstrument(stack: Stack, templates: list[Any], history: int, results_dir: Path | None) -> Path:
+    from pyinstrument import Profiler
+
+    from bench.common import RESULTS_DIR
+
+    agent = stack.agent(llm_brain(), memory=False)
+    customers = await dealeros_customers(stack, agent, templates, history, 2, 2)
+    profiler = Profiler(async_mode="enabled", interval=0.0005)
+    profiler.start()
+    await time_dealeros(stack, agent, customers, 100)
+    profiler.stop()
+    out_dir = results_dir or RESULTS_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"turn-profile-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}.txt"
+    path.write_text(profiler.output_text(unicode=False, color=False))
+    return path
+
+
+def _summarize(res: BenchResult, sizes: Sizes) -> None:
+    rows = res.details["lengths"]
+    for history, row in rows.items():
+        d, b, m = (Stats(**row[k]) for k in ("dealeros", "baseline", "dealeros_with_memory"))
+        r = ratio(b.p50, d.p50)
+        res.add(
+            f"turn at {history} prior turns",
+            d.brief(),
+            f"p50 ≤ {TARGET_P50_MS:g} ms" + (f"; ≥ {TARGET_SPEEDUP:g}× baseline" if history == max(rows) else ""),
+            b.brief(),
+            fmt_ratio(r),
+            met=d.p50 <= TARGET_P50_MS and (history != max(rows) or r >= TARGET_SPEEDUP),
+        )
+        rm = ratio(b.p50, m.p50)
+        res.add(
+            f"  same, with vector memory (MiniLM + Chroma)",
+            m.brief(),
+            f"p50 ≤ {TARGET_P50_MS:g} ms",
+            b.brief(),
+            fmt_ratio(rm),
+            met=m.p50 <= TARGET_P50_MS and (history != max(rows) or rm >= TARGET_SPEEDUP),
+        )
+    longest = max(rows)
+    row = rows[longest]
+    storage = res.details["baseline_storage"]
+    base_bytes = storage["bytes_at_target"]
+    ckpt = row["dealeros_checkpoint_bytes"]
+    total = row["dealeros_customer_bytes"]
+    how = (
+        f"extrapolated from {storage['turns_run']} real turns"
+        if storage["extrapolated"]
+        else f"{storage['turns_run']} real turns"
+    )
+    res.add(
+        f"checkpoint bytes, {longest}-turn customer",
+        fmt_bytes(ckpt),
+        "",
+        f"{fmt_bytes(base_bytes)} at {sizes.storage_target_turns} turns ({how})",
+        fmt_ratio(ratio(base_bytes, ckpt), kind="smaller"),
+        met=None,
+    )
+    res.add(
+        f"all stored bytes, {longest}-turn customer",
+        f"{fmt_bytes(total)} (timeline, profile, consent, checkpoints)",
+        f"≤ {fmt_bytes(TARGET_BYTES)}",
+        fmt_bytes(base_bytes),
+        fmt_ratio(ratio(base_bytes, total), kind="smaller"),
+        met=total <= TARGET_BYTES,
+    )
+    bd = res.details["breakdown"]["without vector memory"]
+    top = sorted((s for s in bd["stages"] if s["depth"] >= 1), key=lambda s: -s["ms_per_turn"])[:4]
+    res.notes.append(
+        f"Per-turn breakdown at {longest} prior turns (no vector memory): {bd['wall_ms_per_turn']:.1f} ms wall, "
+        f"{bd['cpu_ms_per_turn']:.1f} ms CPU, {bd['redis_round_trips_per_turn']:g} Redis round trips; largest stages: "
+        + "; ".join(f"{s['label']} {fmt_ms(s['ms_per_turn'])}" for s in top)
+        + " (full table in the JSON)."
+    )
+

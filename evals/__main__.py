@@ -1,0 +1,5 @@
+"""`python -m evals …` = `dealeros eval …`."""
+
+from evals.cli import eval_cli
+
+eval_cli()
