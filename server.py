@@ -71,6 +71,16 @@ class Runtime:
                 report = await import_inventory(self.redis, self.keys, feed, vectors=self.vectors)
                 log.info("imported %s vehicles from %s", report.imported, feed)
         await index_knowledge(self.vectors, self.dealer)
+        await asyncio.to_thread(self.warm_up)
+
+    def warm_up(self) -> None:
+        """Pay one-time costs (intent examples embedded, date parser data) before the first customer."""
+        from tools.dates import warm_up as warm_dates
+
+        warm_dates()
+        offline = self.parts.get("offline_brain")
+        if offline is not None:
+            offline.warm_up()
 
     def agent(self) -> Any:
         """The turn handler, with the LLM brain when one is configured (offline brain as fallback)."""
@@ -84,6 +94,7 @@ class Runtime:
         memory = CustomerMemory(self.vectors, self.dealer.id) if self.vectors is not None else None
         services = Services(dealer=self.dealer, redis=self.redis, keys=self.keys, memory=memory, vectors=self.vectors)
         brain: Any = OfflineBrain()
+        self.parts["offline_brain"] = brain
         if self.settings.llm_configured:
             from agent.llm import LLMBrain, make_chat_model
             from tools import ALL_TOOLS
@@ -127,6 +138,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None):  # -> FastAP
 
     from channels.leads import build_leads_router
     from channels.sms import build_sms_router
+    from channels.staff import build_staff_router
     from channels.twilio_common import build_sender
     from channels.voice import build_voice_router
     from channels.webchat import build_webchat_router
@@ -151,6 +163,13 @@ def create_app(settings: Settings, runtime: Runtime | None = None):  # -> FastAP
         build_voice_router(agent, sender=sender, **twilio),
         build_webchat_router(agent, dealer=rt.dealer, public_url=settings.public_url),
         leads_router,
+        build_staff_router(
+            agent=agent,
+            services=rt.parts["services"],
+            dealer=rt.dealer,
+            admin_token=settings.admin_token,
+            sender=sender,
+        ),
     ]
 
     @contextlib.asynccontextmanager
@@ -190,6 +209,16 @@ def create_app(settings: Settings, runtime: Runtime | None = None):  # -> FastAP
 cli = typer.Typer(help="DealerOS: one AI front office behind every dealership touchpoint.", no_args_is_help=True)
 import_cli = typer.Typer(help="Import DMS exports and dealer feeds.", no_args_is_help=True)
 cli.add_typer(import_cli, name="import")
+
+
+def _open_runtime_without_models() -> Runtime:
+    return Runtime.open(Settings(), models=False)
+
+
+def _mount_subcommands() -> None:
+    from channels.staff.cli import make_app as make_staff_cli
+
+    cli.add_typer(make_staff_cli(_open_runtime_without_models), name="staff", help="Staff accounts of the console.")
 
 
 def _setup_logging(level: str = "INFO") -> None:
@@ -248,3 +277,6 @@ def import_inventory_cmd(
     finally:
         rt.redis_handle.shutdown()
     raise typer.Exit(code)
+
+
+_mount_subcommands()

@@ -17,8 +17,11 @@ Modes (for same-run baselines of the SMS benchmark):
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
 
 from bench.fakes import FixedLatencyChatModel
 
@@ -55,7 +58,6 @@ def build_app(args: argparse.Namespace) -> Any:
 
 
 def echo_app(settings: Any) -> Any:
-    from fastapi import FastAPI, Request
     from twilio.twiml.messaging_response import MessagingResponse
 
     from channels.twilio_common import SMS_PATH, twiml, verified_form
@@ -76,11 +78,8 @@ def echo_app(settings: Any) -> Any:
 
 
 def add_sync_sms_route(app: Any, agent: Any, settings: Any) -> None:
-    """Replace `POST /twilio/sms` with a handler that answers inside the webhook."""
-    import datetime as dt
-
-    from fastapi import HTTPException, Request
-    from starlette.routing import Route
+    """Put a `POST /twilio/sms` that answers inside the webhook in front of the product's one."""
+    from fastapi.routing import APIRoute
     from twilio.twiml.messaging_response import MessagingResponse
 
     from channels.sms import burst_message, parse_inbound, sms_body
@@ -102,10 +101,7 @@ def add_sync_sms_route(app: Any, agent: Any, settings: Any) -> None:
                 response.message(sms_body(reply))
         return twiml(response)
 
-    app.router.routes[:] = [
-        r for r in app.router.routes if not (isinstance(r, Route) and r.path == SMS_PATH and "POST" in r.methods)
-    ]
-    app.add_api_route(SMS_PATH, inbound, methods=["POST"])
+    app.router.routes.insert(0, APIRoute(SMS_PATH, inbound, methods=["POST"]))  # the first match wins
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -124,10 +120,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tool-when", default=None, help="call the tool only when the message contains this")
     parser.add_argument("--no-tool", action="store_true", help="the fake model answers without calling a tool")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--profile", default=None, help="write a pyinstrument profile of the whole run here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # as `dealeros serve` runs it (access log included)
-    uvicorn.run(build_app(args), host=args.host, port=args.port, log_level="info", proxy_headers=True)
+    app = build_app(args)
+    profiler = None
+    if args.profile:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.001)
+        profiler.start()
+    try:  # as `dealeros serve` runs it (access log included)
+        uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=True)
+    finally:
+        if profiler is not None:
+            profiler.stop()
+            with open(args.profile, "w") as f:
+                f.write(profiler.output_text(unicode=False, color=False, show_all=False))
 
 
 if __name__ == "__main__":

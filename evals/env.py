@@ -240,6 +240,7 @@ class EvalEnvironment:
             except Exception:
                 log.debug("forget %s", cid, exc_info=True)
         await self._drop_keys(run.keys)
+        _forget_inventory_snapshot(self.redis, run.keys)
 
     async def _drop_keys(self, keys: Keys) -> None:
         batch: list[str] = []
@@ -250,3 +251,16 @@ class EvalEnvironment:
                 batch.clear()
         if batch:
             await self.redis.delete(*batch)
+
+
+def _forget_inventory_snapshot(redis: Any, keys: Keys) -> None:
+    """The inventory module caches one snapshot (~1 MB) per dealer namespace for the process's life;
+    a long eval makes hundreds of namespaces, so drop the run's own when it ends."""
+    import tools.inventory as inventory
+
+    cache = getattr(inventory, "_SNAPSHOTS", None)
+    key = getattr(inventory.InventoryStore(redis, keys), "_cache_key", None)
+    if isinstance(cache, dict) and key is not None:
+        cache.pop(key, None)
+    else:  # the cache changed shape: dropping all of it is always safe (it only costs a reload)
+        inventory.clear_inventory_cache()

@@ -117,7 +117,9 @@ def load_suite(path: Path | str) -> Suite:
     problems: list[Problem] = []
     unknown = set(data) - {"suite", "description", "defaults", "scenarios"}
     for key in sorted(unknown):
-        problems.append(Problem(file, line_of(node, [key]), f"unknown key {key!r} (suite, description, defaults, scenarios)"))
+        problems.append(
+            Problem(file, line_of(node, [key]), f"unknown key {key!r} (suite, description, defaults, scenarios)")
+        )
     defaults = data.get("defaults") or {}
     if not isinstance(defaults, dict):
         problems.append(Problem(file, line_of(node, ["defaults"]), "defaults: must be a mapping"))

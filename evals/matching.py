@@ -49,9 +49,7 @@ def find(m: Match, text: str) -> str | None:
 
 _DOLLARS = re.compile(r"\$\s?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?(?:\s?(k|K)\b)?")
 _SPOKEN = re.compile(r"\b(\d{1,3}(?:,\d{3})+|\d+) dollars(?: and (\d{1,2}) cents)?", re.I)
-_CUSTOMER_NUMBER = re.compile(
-    r"\$?\s?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?\s?(k\b|grand\b|thousand\b)?", re.I
-)
+_CUSTOMER_NUMBER = re.compile(r"\$?\s?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?\s?(k\b|grand\b|thousand\b)?", re.I)
 
 
 def _cents(whole: str, frac: str | None, mult: str | None) -> int:

@@ -37,8 +37,10 @@ def bar_chart(suites: list[SuiteSummary], *, width: int = 640) -> str:
         w = max(1.0, bar_w * rate)
         parts.append(f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end">{escape(s.suite)}</text>')
         parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{bar_w}" height="{row_h - 8}" fill="#eaeef2"/>')
-        parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row_h - 8}" fill="{_color(rate)}">'
-                     f"<title>{escape(s.suite)}: {rate:.1%} ({s.counted} scored)</title></rect>")  # fmt: skip
+        parts.append(
+            f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row_h - 8}" fill="{_color(rate)}">'
+            f"<title>{escape(s.suite)}: {rate:.1%} ({s.counted} scored)</title></rect>"
+        )
         parts.append(f'<text x="{label_w + bar_w + 6}" y="{y + 15}">{100 * rate:.0f}%</text>')
     parts.append("</svg>")
     return "".join(parts)

@@ -74,6 +74,7 @@ class TrialResult(BaseModel):
     status: TrialStatus
     reason: str = ""
     user: Literal["scripted", "simulated", "none"] = "scripted"
+    namespace: str = ""  # the run's dealer namespace (deleted when the run ends)
     expectations: list[ExpectationResult] = Field(default_factory=list)
     turns: list[TurnRecord] = Field(default_factory=list)
     end_state: dict[str, Any] = Field(default_factory=dict)

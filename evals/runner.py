@@ -64,9 +64,13 @@ def git_commit(root: Path = ROOT) -> tuple[str, bool]:
         dirty = bool(
             subprocess.run(
                 ["git", "status", "--porcelain", "--untracked-files=no"],
-                cwd=root, capture_output=True, text=True, timeout=5, check=False,
+                cwd=root,
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=False,
             ).stdout.strip()
-        )  # fmt: skip
+        )
         return head or "unknown", dirty
     except (OSError, subprocess.SubprocessError):
         return "unknown", False
@@ -98,15 +102,19 @@ class Runner:
         self.env = env
         self.options = options
         self.brain = brain if brain is not None else options.brain.build()
-        self.sim_model = simulator_model or (options.simulator.chat_model(temperature=1.0) if options.simulator else None)
+        self.sim_model = simulator_model or (
+            options.simulator.chat_model(temperature=1.0) if options.simulator else None
+        )
         self.judge_model = judge_model or (options.judge.chat_model(temperature=0.0) if options.judge else None)
 
     # --- one run of one scenario -------------------------------------------------------------------
     async def trial(self, scenario: Scenario, trial: int) -> TrialResult:
         if scenario.skip:
             return TrialResult(trial=trial, status="skipped", reason=f"marked skip: {scenario.skip}", user="none")
-        simulate = scenario.user is not None and self.sim_model is not None and (
-            not scenario.turns or self.options.prefer_simulated
+        simulate = (
+            scenario.user is not None
+            and self.sim_model is not None
+            and (not scenario.turns or self.options.prefer_simulated)
         )
         if not scenario.turns and not simulate:
             return TrialResult(trial=trial, status="skipped", reason=NEEDS_SIMULATOR, user="none")
@@ -121,11 +129,15 @@ class Runner:
         )
         recorder = RecordingBrain(self.brain)
         agent = Agent(
-            services, recorder, checkpointer=AsyncRedisCheckpointSaver(self.env.raw, prefix=run.keys.checkpoint_prefix())
+            services,
+            recorder,
+            checkpointer=AsyncRedisCheckpointSaver(self.env.raw, prefix=run.keys.checkpoint_prefix()),
         )
         visitor = scenario.customer.visitor_id or default_visitor(scenario)
         convo = Conversation(scenario, run, agent, recorder, visitor_id=visitor)
-        result = TrialResult(trial=trial, status="error", user="simulated" if simulate else "scripted")
+        result = TrialResult(
+            trial=trial, status="error", user="simulated" if simulate else "scripted", namespace=run.id
+        )
         sim: SimulatedCustomer | None = None
         try:
             other_ids = []
@@ -133,7 +145,9 @@ class Runner:
                 other_ids.append((await seed_customer(run, self.env.redis, other, memory=memory)).customer_id)
             seeded_handoffs: set[str] = set()
             customer_texts = [h.text for h in scenario.customer.history if h.direction == "inbound"]
-            customer_texts += [str(v) for d in (scenario.customer.budget, scenario.customer.trade_in) if d for v in d.values()]
+            customer_texts += [
+                str(v) for d in (scenario.customer.budget, scenario.customer.trade_in) if d for v in d.values()
+            ]
             if scenario.customer.seeded:
                 seed = scenario.customer
                 if not (seed.phone or seed.email or seed.visitor_id):
@@ -184,10 +198,13 @@ class Runner:
             result.reason = f"{type(exc).__name__}: {exc}"[:500]
             result.expectations.append(
                 ExpectationResult(
-                    id="run", kind="error", description="the scenario runs to the end", status="failed",
+                    id="run",
+                    kind="error",
+                    description="the scenario runs to the end",
+                    status="failed",
                     reason="".join(tb[-3:])[-1500:],
                 )
-            )  # fmt: skip
+            )
         finally:
             try:
                 await services.drain()
@@ -238,7 +255,9 @@ class Runner:
         commit, dirty = git_commit()
         scenarios = [s for suite in suites for s in suite.scenarios]
         results = {
-            s.key: ScenarioResult(key=s.key, suite=s.suite, id=s.id, title=s.title, file=s.file, line=s.line, tags=s.tags)
+            s.key: ScenarioResult(
+                key=s.key, suite=s.suite, id=s.id, title=s.title, file=_display_path(s.file), line=s.line, tags=s.tags
+            )
             for s in scenarios
         }
         for s in scenarios:  # fixtures are prepared up front, so no run's timing includes embedding them
@@ -276,6 +295,14 @@ class Runner:
         )
         run.summarize()
         return run
+
+
+def _display_path(file: str) -> str:
+    """Suite files inside the project are shown relative to it (results travel between machines)."""
+    try:
+        return Path(file).resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return file
 
 
 def _model_label(model: Any, config: LLMConfig | None) -> str | None:

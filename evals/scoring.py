@@ -59,11 +59,17 @@ class ScoringInput:
     customer_texts: list[str] = field(default_factory=list)  # prior history + seeds: the customer's words
 
 
-def _result(eid: str, kind: str, description: str, ok: bool, reason: str = "", turn: int | None = None) -> ExpectationResult:
+def _result(
+    eid: str, kind: str, description: str, ok: bool, reason: str = "", turn: int | None = None
+) -> ExpectationResult:
     return ExpectationResult(
-        id=eid, kind=kind, description=description, status="passed" if ok else "failed", reason="" if ok else reason,
+        id=eid,
+        kind=kind,
+        description=description,
+        status="passed" if ok else "failed",
+        reason="" if ok else reason,
         turn=turn,
-    )  # fmt: skip
+    )
 
 
 def _as_list(value: str | list[str] | None) -> list[str] | None:
@@ -84,8 +90,15 @@ def _clip(text: str, limit: int = 160) -> str:
 # --- content ----------------------------------------------------------------------------------------
 
 
-def _content(eid: str, where: str, matchers: list[Match], texts: list[tuple[int | None, str]], *, required: bool,
-             turn: int | None = None) -> list[ExpectationResult]:  # fmt: skip
+def _content(
+    eid: str,
+    where: str,
+    matchers: list[Match],
+    texts: list[tuple[int | None, str]],
+    *,
+    required: bool,
+    turn: int | None = None,
+) -> list[ExpectationResult]:
     out = []
     for i, m in enumerate(matchers):
         rid = f"{eid}.{'require' if required else 'forbid'}[{i}]"
@@ -93,15 +106,21 @@ def _content(eid: str, where: str, matchers: list[Match], texts: list[tuple[int 
             hit = next(((t, s) for t, s in texts if find(m, s) is not None), None)
             said = " | ".join(_clip(s, 120) for _, s in texts if s) or "(no reply)"
             out.append(
-                _result(rid, "require", f"{where} says {describe(m)}", hit is not None,
-                        f"{describe(m)} not found in: {said}", turn)  # fmt: skip
+                _result(
+                    rid,
+                    "require",
+                    f"{where} says {describe(m)}",
+                    hit is not None,
+                    f"{_clip(describe(m), 60)} not found in: {said}",
+                    turn,
+                )
             )
         else:
             hit = next(((t, find(m, s)) for t, s in texts if find(m, s) is not None), None)
             reason = ""
             if hit is not None:
                 at = f" (turn {hit[0]})" if hit[0] else ""
-                reason = f"forbidden {describe(m)} present{at}: …{hit[1]}…"
+                reason = f"forbidden {_clip(describe(m), 60)} present{at}: …{hit[1]}…"
             out.append(_result(rid, "forbid", f"{where} never says {describe(m)}", hit is None, reason, turn))
     return out
 
@@ -115,21 +134,39 @@ def score_turns(inp: ScoringInput) -> list[ExpectationResult]:
         replies = [r for r in rec.replies if r.strip()]
         if exp.reply == "required":
             out.append(
-                _result(f"{eid}.reply", "reply", f"turn {n} gets a reply", bool(replies),
-                        f"no reply ({rec.suppressed or 'nothing said'})", n)  # fmt: skip
+                _result(
+                    f"{eid}.reply",
+                    "reply",
+                    f"turn {n} gets a reply",
+                    bool(replies),
+                    f"no reply ({rec.suppressed or 'nothing said'})",
+                    n,
+                )
             )
         elif exp.reply == "none":
             out.append(
-                _result(f"{eid}.reply", "reply", f"turn {n} gets no reply", not replies,
-                        f"replied: {_clip(' '.join(replies))}", n)  # fmt: skip
+                _result(
+                    f"{eid}.reply",
+                    "reply",
+                    f"turn {n} gets no reply",
+                    not replies,
+                    f"replied: {_clip(' '.join(replies))}",
+                    n,
+                )
             )
         texts: list[tuple[int | None, str]] = [(n, "\n".join(replies))]
         out += _content(eid, f"turn {n}", exp.require, texts, required=True, turn=n)
         out += _content(eid, f"turn {n}", exp.forbid, texts, required=False, turn=n)
         if exp.max_latency_ms is not None:
             out.append(
-                _result(f"{eid}.latency", "latency", f"turn {n} answered within {exp.max_latency_ms} ms",
-                        rec.latency_ms <= exp.max_latency_ms, f"took {rec.latency_ms:.0f} ms", n)  # fmt: skip
+                _result(
+                    f"{eid}.latency",
+                    "latency",
+                    f"turn {n} answered within {exp.max_latency_ms} ms",
+                    rec.latency_ms <= exp.max_latency_ms,
+                    f"took {rec.latency_ms:.0f} ms",
+                    n,
+                )
             )
     return out
 
@@ -204,14 +241,24 @@ def score_appointments(inp: ScoringInput) -> list[ExpectationResult]:
         if hit is not None:
             used.add(hit.id)
         out.append(
-            _result(f"expect.appointments[{i}]", "appointment", _appt_describe(x), hit is not None,
-                    f"no such appointment; the customer's appointments: {have}")  # fmt: skip
+            _result(
+                f"expect.appointments[{i}]",
+                "appointment",
+                _appt_describe(x),
+                hit is not None,
+                f"no such appointment; the customer's appointments: {have}",
+            )
         )
     if e.appointment_count is not None:
         active = [a for a in appts if a.status == "booked"]
         out.append(
-            _result("expect.appointment_count", "appointment", f"{e.appointment_count} active appointment(s)",
-                    len(active) == e.appointment_count, f"{len(active)} active: {have}")  # fmt: skip
+            _result(
+                "expect.appointment_count",
+                "appointment",
+                f"{e.appointment_count} active appointment(s)",
+                len(active) == e.appointment_count,
+                f"{len(active)} active: {have}",
+            )
         )
     return out
 
@@ -226,8 +273,13 @@ def score_consent(inp: ScoringInput) -> list[ExpectationResult]:
         item = inp.state.consent.item(c.channel, c.purpose)
         how = f" (by {item.source}, {item.actor})" if item.source else ""
         out.append(
-            _result(f"expect.consent[{i}]", "consent", f"{c.channel} {c.purpose} consent is {c.status}",
-                    actual == c.status, f"{c.channel} {c.purpose} is {actual}{how}")  # fmt: skip
+            _result(
+                f"expect.consent[{i}]",
+                "consent",
+                f"{c.channel} {c.purpose} consent is {c.status}",
+                actual == c.status,
+                f"{c.channel} {c.purpose} is {actual}{how}",
+            )
         )
     return out
 
@@ -281,15 +333,19 @@ def _interest_ok(want: str | InterestSeed, inp: ScoringInput) -> bool:
         title = vehicle.title() if vehicle else ""
         if isinstance(want, str):
             w = norm(want)
-            if w in norm(i.description) or (title and w in norm(title)) or w.upper() in {
-                (i.vin or "").upper(), (i.stock_number or "").upper()
-            }:
+            if (
+                w in norm(i.description)
+                or (title and w in norm(title))
+                or w.upper() in {(i.vin or "").upper(), (i.stock_number or "").upper()}
+            ):
                 return True
         else:
             if want.vin and (i.vin or "").upper() != want.vin.upper():
                 continue
-            if want.stock_number and (i.stock_number or "").upper() != want.stock_number.upper() and (
-                (i.vin or "") != inp.template.vin_of(want.stock_number)
+            if (
+                want.stock_number
+                and (i.stock_number or "").upper() != want.stock_number.upper()
+                and ((i.vin or "") != inp.template.vin_of(want.stock_number))
             ):
                 continue
             if want.description and norm(want.description) not in norm(f"{i.description} {title}"):
@@ -308,15 +364,22 @@ def score_profile(inp: ScoringInput) -> list[ExpectationResult]:
             return [_result("expect.profile", "profile", "customer profile", False, "no customer record was created")]
         if p.name is not None:
             ok = bool(c.name) and set(norm(p.name).split()) <= set(norm(c.name or "").split())
-            out.append(_result("expect.profile.name", "profile", f"name {p.name!r} captured", ok, f"name is {c.name!r}"))
+            out.append(
+                _result("expect.profile.name", "profile", f"name {p.name!r} captured", ok, f"name is {c.name!r}")
+            )
         if p.email is not None:
             try:
                 want = normalize_email(p.email)
             except InvalidIdentity:
                 want = p.email.lower()
             out.append(
-                _result("expect.profile.email", "profile", f"email {p.email} captured", want in c.emails,
-                        f"emails: {c.emails}")  # fmt: skip
+                _result(
+                    "expect.profile.email",
+                    "profile",
+                    f"email {p.email} captured",
+                    want in c.emails,
+                    f"emails: {c.emails}",
+                )
             )
         if p.phone is not None:
             try:
@@ -324,37 +387,56 @@ def score_profile(inp: ScoringInput) -> list[ExpectationResult]:
             except InvalidIdentity:
                 want = p.phone
             out.append(
-                _result("expect.profile.phone", "profile", f"phone {p.phone} on the record", want in c.phones,
-                        f"phones: {c.phones}")  # fmt: skip
+                _result(
+                    "expect.profile.phone",
+                    "profile",
+                    f"phone {p.phone} on the record",
+                    want in c.phones,
+                    f"phones: {c.phones}",
+                )
             )
         for name in ("budget", "trade_in"):
             want_d = getattr(p, name)
             if want_d is not None:
                 ok, missing = dict_matches(want_d, getattr(c, name))
                 out.append(
-                    _result(f"expect.profile.{name}", "profile", f"{name} captured: {want_d}", ok,
-                            f"{name} is {getattr(c, name)!r}; missing {', '.join(missing)}")  # fmt: skip
+                    _result(
+                        f"expect.profile.{name}",
+                        "profile",
+                        f"{name} captured: {want_d}",
+                        ok,
+                        f"{name} is {getattr(c, name)!r}; missing {', '.join(missing)}",
+                    )
                 )
         for i, want in enumerate(p.interests):
             label = want if isinstance(want, str) else want.model_dump(exclude_none=True)
             have = "; ".join(f"{x.description} ({x.vin or x.stock_number or '-'})" for x in c.interests) or "none"
             out.append(
-                _result(f"expect.profile.interests[{i}]", "profile", f"interest in {label} recorded",
-                        _interest_ok(want, inp), f"interests: {have}")  # fmt: skip
+                _result(
+                    f"expect.profile.interests[{i}]",
+                    "profile",
+                    f"interest in {label} recorded",
+                    _interest_ok(want, inp),
+                    f"interests: {have}",
+                )
             )
     stages = _as_list(e.stage)
     if stages:
         actual = c.stage if c else None
-        out.append(_result("expect.stage", "profile", f"lead stage is {'/'.join(stages)}", actual in stages,
-                           f"stage is {actual}"))  # fmt: skip
+        out.append(
+            _result(
+                "expect.stage", "profile", f"lead stage is {'/'.join(stages)}", actual in stages, f"stage is {actual}"
+            )
+        )
     return out
 
 
 # --- tools, budgets ---------------------------------------------------------------------------------
 
 
-def capabilities(calls: Iterable[dict[str, Any]], facts: Any, *, intent: str | None, handoff: bool,
-                 profile_updates: bool) -> list[str]:  # fmt: skip
+def capabilities(
+    calls: Iterable[dict[str, Any]], facts: Any, *, intent: str | None, handoff: bool, profile_updates: bool
+) -> list[str]:
     """What a turn did, whichever brain ran: named tool calls, or what its disclosures show."""
     names = {c.get("tool") for c in calls if c.get("ok", True)}
     caps = {cap for cap, tools in CAPABILITY_TOOLS.items() if names & tools}
@@ -386,15 +468,28 @@ def score_tools(inp: ScoringInput) -> list[ExpectationResult]:
     out = []
     for i, want in enumerate(t.required):
         out.append(
-            _result(f"expect.tool_calls.required[{i}]", "tools", f"uses {want}", want in names or want in caps,
-                    f"not used; used: {', '.join(seen) or 'nothing'}")  # fmt: skip
+            _result(
+                f"expect.tool_calls.required[{i}]",
+                "tools",
+                f"uses {want}",
+                want in names or want in caps,
+                f"not used; used: {', '.join(seen) or 'nothing'}",
+            )
         )
     for i, banned in enumerate(t.forbidden):
-        where = [rec.index for rec in inp.turns if banned in rec.capabilities or any(
-            c.get("tool") == banned for c in rec.tool_calls)]  # fmt: skip
+        where = [
+            rec.index
+            for rec in inp.turns
+            if banned in rec.capabilities or any(c.get("tool") == banned for c in rec.tool_calls)
+        ]
         out.append(
-            _result(f"expect.tool_calls.forbidden[{i}]", "tools", f"never uses {banned}", not where,
-                    f"used on turn(s) {where}")  # fmt: skip
+            _result(
+                f"expect.tool_calls.forbidden[{i}]",
+                "tools",
+                f"never uses {banned}",
+                not where,
+                f"used on turn(s) {where}",
+            )
         )
     return out
 
@@ -407,15 +502,28 @@ def score_identity_and_outbound(inp: ScoringInput) -> list[ExpectationResult]:
         if inp.state.customer is not None:
             ids.add(inp.state.customer.id)
         out.append(
-            _result("expect.one_customer", "identity", "every channel lands on one customer record", len(ids) == 1,
-                    f"{len(ids)} separate records: {', '.join(sorted(ids))}")  # fmt: skip
+            _result(
+                "expect.one_customer",
+                "identity",
+                "every channel lands on one customer record",
+                len(ids) == 1,
+                f"{len(ids)} separate records: {', '.join(sorted(ids))}",
+            )
         )
     for channel, limit in e.max_outbound.items():
-        sent = [ev for ev in inp.state.timeline if ev.direction == "outbound" and ev.kind == "message"
-                and ev.channel == channel]  # fmt: skip
+        sent = [
+            ev
+            for ev in inp.state.timeline
+            if ev.direction == "outbound" and ev.kind == "message" and ev.channel == channel
+        ]
         out.append(
-            _result(f"expect.max_outbound.{channel}", "outbound", f"at most {limit} outbound {channel} message(s)",
-                    len(sent) <= limit, f"{len(sent)} sent: " + "; ".join(_clip(ev.text, 80) for ev in sent[:3]))  # fmt: skip
+            _result(
+                f"expect.max_outbound.{channel}",
+                "outbound",
+                f"at most {limit} outbound {channel} message(s)",
+                len(sent) <= limit,
+                f"{len(sent)} sent: " + "; ".join(_clip(ev.text, 80) for ev in sent[:3]),
+            )
         )
     return out
 
@@ -425,13 +533,25 @@ def score_budgets(inp: ScoringInput) -> list[ExpectationResult]:
     out = []
     if e.max_turns is not None:
         n = len(inp.turns)
-        out.append(_result("expect.max_turns", "budget", f"done within {e.max_turns} customer turns",
-                           n <= e.max_turns, f"took {n} turns"))  # fmt: skip
+        out.append(
+            _result(
+                "expect.max_turns",
+                "budget",
+                f"done within {e.max_turns} customer turns",
+                n <= e.max_turns,
+                f"took {n} turns",
+            )
+        )
     if e.max_latency_ms is not None:
         slow = [(t.index, t.latency_ms) for t in inp.turns if t.latency_ms > e.max_latency_ms]
         out.append(
-            _result("expect.max_latency_ms", "latency", f"every turn within {e.max_latency_ms} ms", not slow,
-                    "; ".join(f"turn {i}: {ms:.0f} ms" for i, ms in slow))  # fmt: skip
+            _result(
+                "expect.max_latency_ms",
+                "latency",
+                f"every turn within {e.max_latency_ms} ms",
+                not slow,
+                "; ".join(f"turn {i}: {ms:.0f} ms" for i, ms in slow),
+            )
         )
     return out
 
@@ -457,8 +577,15 @@ def score_prices(inp: ScoringInput) -> list[ExpectationResult]:
         f"{', '.join(bad)} — not a price of any vehicle in the inventory, not in the dealer's documents, "
         "and not said by the customer"
     )
-    return [_result("expect.prices_match_inventory", "quality", "every $ amount is a real inventory price or "
-                    "from the dealer's documents", not bad, reason)]  # fmt: skip
+    return [
+        _result(
+            "expect.prices_match_inventory",
+            "quality",
+            "every $ amount is a real inventory price or from the dealer's documents",
+            not bad,
+            reason,
+        )
+    ]
 
 
 def score_opt_out(inp: ScoringInput) -> list[ExpectationResult]:
@@ -483,8 +610,15 @@ def score_opt_out(inp: ScoringInput) -> list[ExpectationResult]:
             confirmed[key] = True  # the one confirmation the rules allow
             continue
         bad.append(f"{ev.channel} at {ev.at:%H:%M:%S}: {_clip(ev.text, 100)}")
-    return [_result("expect.no_message_after_opt_out", "quality", "nothing sent after an opt-out (one confirmation "
-                    "allowed)", not bad, "sent after opt-out: " + "; ".join(bad))]  # fmt: skip
+    return [
+        _result(
+            "expect.no_message_after_opt_out",
+            "quality",
+            "nothing sent after an opt-out (one confirmation allowed)",
+            not bad,
+            "sent after opt-out: " + "; ".join(bad),
+        )
+    ]
 
 
 _PHONEISH = re.compile(r"\+?\d[\d\s().-]{8,}\d")
@@ -513,8 +647,15 @@ def score_other_customers(inp: ScoringInput) -> list[ExpectationResult]:
                     leaks.append(f"turn {rec.index}: email of {other.name or other.id}")
                 if any(re.search(rf"\b{re.escape(n)}\b", low) for n in names):
                     leaks.append(f"turn {rec.index}: name of {other.name}")
-    return [_result("expect.no_other_customer_data", "quality", "never reveals another customer's data", not leaks,
-                    "; ".join(leaks))]  # fmt: skip
+    return [
+        _result(
+            "expect.no_other_customer_data",
+            "quality",
+            "never reveals another customer's data",
+            not leaks,
+            "; ".join(leaks),
+        )
+    ]
 
 
 def score_channel_limits(inp: ScoringInput) -> list[ExpectationResult]:
@@ -531,8 +672,15 @@ def score_channel_limits(inp: ScoringInput) -> list[ExpectationResult]:
                     bad.append(f"turn {rec.index}: {len(sentences)} sentences on a call (max 2)")
                 if re.search(r"https?://|www\.", reply):
                     bad.append(f"turn {rec.index}: a link read aloud on a call")
-    return [_result("expect.channel_limits", "quality", "replies fit their channel (SMS ≤ "
-                    f"{inp.sms_max_chars} chars, voice ≤ 2 sentences)", not bad, "; ".join(bad))]  # fmt: skip
+    return [
+        _result(
+            "expect.channel_limits",
+            "quality",
+            f"replies fit their channel (SMS ≤ {inp.sms_max_chars} chars, voice ≤ 2 sentences)",
+            not bad,
+            "; ".join(bad),
+        )
+    ]
 
 
 def score(inp: ScoringInput) -> list[ExpectationResult]:
@@ -558,4 +706,4 @@ def money_summary(cents: Iterable[int]) -> str:
     return ", ".join(dollars(c) for c in sorted(cents))
 
 
-__all__ = ["ScoringInput", "capabilities", "score", "money_summary", "dt"]
+__all__ = ["ScoringInput", "capabilities", "dt", "money_summary", "score"]

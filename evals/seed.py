@@ -56,9 +56,11 @@ async def seed_customer(run: RunStores, redis: Any, seed: CustomerSeed, *, memor
         await store.update(cid, **fields)
     inventory = InventoryStore(redis, run.keys)
     for interest in seed.interests:
-        vehicle = await inventory.find(interest.vin or interest.stock_number or "") if (
-            interest.vin or interest.stock_number
-        ) else None
+        vehicle = (
+            await inventory.find(interest.vin or interest.stock_number or "")
+            if (interest.vin or interest.stock_number)
+            else None
+        )
         await store.add_interest(
             cid,
             Interest(

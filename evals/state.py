@@ -51,10 +51,16 @@ class EndState:
                 for ch in ("sms", "voice", "email")
             },
             "handoffs": [
-                {"id": h.id, "status": h.status, "reason": h.reason, "priority": h.priority, "team": h.team,
-                 "summary": h.summary}
+                {
+                    "id": h.id,
+                    "status": h.status,
+                    "reason": h.reason,
+                    "priority": h.priority,
+                    "team": h.team,
+                    "summary": h.summary,
+                }
                 for h in self.handoffs
-            ],  # fmt: skip
+            ],
             "outbound_messages": sum(1 for e in self.timeline if e.direction == "outbound" and e.kind == "message"),
         }
 

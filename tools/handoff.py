@@ -48,6 +48,12 @@ def events_channel(keys: Keys) -> str:
     return keys.dealer_key("events")
 
 
+def staff_delivery_channel(keys: Keys) -> str:
+    """Redis pub/sub channel carrying staff replies to web chat visitors: the console publishes,
+    the web chat process holding the visitor's socket forwards (contract in channels/staff/delivery.py)."""
+    return keys.dealer_key("staff", "delivery")
+
+
 def active_key(keys: Keys, customer_id: str) -> str:
     return keys.cust(customer_id, "handoff")
 
@@ -149,9 +155,7 @@ class HandoffStore:
             await pipe.execute()
 
 
-async def open_handoff(
-    deps: ToolDeps, *, reason: str, priority: Priority = "normal", summary: str = ""
-) -> Handoff:
+async def open_handoff(deps: ToolDeps, *, reason: str, priority: Priority = "normal", summary: str = "") -> Handoff:
     """Domain operation: hand this customer's conversation to a person."""
     cid = deps.require_customer()
     team = "sales"

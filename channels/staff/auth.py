@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import hmac
@@ -54,6 +55,18 @@ def _utcnow() -> dt.datetime:
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+async def _hash(password: str) -> str:
+    """Argon2 takes a good fraction of a second by design: off the event loop."""
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+def _verify_sync(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
 
 
 def check_password_policy(password: str) -> None:
@@ -175,7 +188,7 @@ class StaffStore:
             team=(team or "bdc").strip().lower(),
             email=email,
             phone=phone,
-            password_hash=hash_password(password),
+            password_hash=await _hash(password),
             created_at=self.clock(),
             created_by=created_by,
         )
@@ -188,20 +201,17 @@ class StaffStore:
         account = await self.get(staff_id)
         if account is None:
             raise KeyError(staff_id)
-        account.password_hash = hash_password(password)
+        account.password_hash = await _hash(password)
         await self.redis.hset(self._accounts(), account.id, account.model_dump_json())
 
     async def verify(self, staff_id: str, password: str) -> StaffAccount | None:
         """The account when the password matches (an unknown id costs the same time)."""
         account = await self.get(staff_id) if STAFF_ID.match(staff_id.strip().lower()) else None
-        try:
-            _hasher.verify(account.password_hash if account else _DUMMY_HASH, password)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            return None
-        if account is None or account.disabled:
+        ok = await asyncio.to_thread(_verify_sync, account.password_hash if account else _DUMMY_HASH, password)
+        if not ok or account is None or account.disabled:
             return None
         if _hasher.check_needs_rehash(account.password_hash):
-            account.password_hash = hash_password(password)
+            account.password_hash = await _hash(password)
             await self.redis.hset(self._accounts(), account.id, account.model_dump_json())
         return account
 

@@ -30,12 +30,7 @@ from memory.keys import Keys
 from memory.timeline import Timeline, TimelineEvent
 from tools.consent import ConsentGate
 from tools.dealer import DealerConfig
-from tools.handoff import Handoff
-
-
-def staff_delivery_channel(keys: Keys) -> str:
-    """Redis pub/sub channel carrying staff replies to web chat visitors (see module doc)."""
-    return keys.dealer_key("staff", "delivery")
+from tools.handoff import Handoff, staff_delivery_channel
 
 
 class NotDeliverable(Exception):

@@ -165,9 +165,18 @@ def test_shipped_suites_cover_the_issue() -> None:
     suites = load_suites()
     names = {s.suite for s in suites}
     assert {
-        "inventory", "test_drives", "service", "hours_faq", "trade_in", "financing", "consent", "handoff",
-        "cross_channel", "lead_followup", "adversarial",
-    } <= names  # fmt: skip
+        "inventory",
+        "test_drives",
+        "service",
+        "hours_faq",
+        "trade_in",
+        "financing",
+        "consent",
+        "handoff",
+        "cross_channel",
+        "lead_followup",
+        "adversarial",
+    } <= names
     scenarios = [x for s in suites for x in s.scenarios]
     scripted = [x for x in scenarios if x.turns]
     assert len(scripted) >= 60
@@ -175,7 +184,17 @@ def test_shipped_suites_cover_the_issue() -> None:
         e = x.expect
         turn_checks = any(t.expect.require or t.expect.forbid or t.expect.reply != "any" for t in x.turns)
         state_checks = (
-            e.appointments or e.appointment_count is not None or e.consent or e.handoff is not None or e.profile
-            or e.stage or e.require or e.forbid or e.tool_calls or e.rubric or e.one_customer or e.max_outbound
-        )  # fmt: skip
+            e.appointments
+            or e.appointment_count is not None
+            or e.consent
+            or e.handoff is not None
+            or e.profile
+            or e.stage
+            or e.require
+            or e.forbid
+            or e.tool_calls
+            or e.rubric
+            or e.one_customer
+            or e.max_outbound
+        )
         assert turn_checks or state_checks, f"{x.key} checks nothing beyond the defaults"

@@ -33,9 +33,12 @@ def test_mean_over_scenarios() -> None:
 def _scenario(key: str, statuses: list[str]) -> ScenarioResult:
     suite, sid = key.split("/")
     return ScenarioResult(
-        key=key, suite=suite, id=sid, title=sid,
+        key=key,
+        suite=suite,
+        id=sid,
+        title=sid,
         trials=[TrialResult(trial=i, status=s) for i, s in enumerate(statuses)],  # type: ignore[arg-type]
-    )  # fmt: skip
+    )
 
 
 def test_summary_counts_errors_as_failures_and_leaves_skips_out() -> None:

@@ -22,18 +22,33 @@ runner = CliRunner()
 
 
 def _exp(eid: str, ok: bool, reason: str = "") -> ExpectationResult:
-    return ExpectationResult(id=eid, kind="x", description=f"check {eid}", status="passed" if ok else "failed",
-                             reason="" if ok else reason)  # fmt: skip
+    return ExpectationResult(
+        id=eid, kind="x", description=f"check {eid}", status="passed" if ok else "failed", reason="" if ok else reason
+    )
 
 
 def _trial(i: int, *checks: tuple[str, bool]) -> TrialResult:
     exps = [_exp(eid, ok, f"{eid} went wrong <b>") for eid, ok in checks]
-    turns = [TurnRecord(index=1, channel="sms", at="2026-11-17T18:30:00-05:00", customer="any tacomas <3?",
-                        replies=["Yes: the 2019 Tacoma is $32,995."], latency_ms=12.0, brain="offline",
-                        capabilities=["inventory"])]  # fmt: skip
+    turns = [
+        TurnRecord(
+            index=1,
+            channel="sms",
+            at="2026-11-17T18:30:00-05:00",
+            customer="any tacomas <3?",
+            replies=["Yes: the 2019 Tacoma is $32,995."],
+            latency_ms=12.0,
+            brain="offline",
+            capabilities=["inventory"],
+        )
+    ]
     failed = [e for e in exps if e.status == "failed"]
-    return TrialResult(trial=i, status="failed" if failed else "passed", expectations=exps, turns=turns,
-                       reason="; ".join(f"{e.id}: {e.reason}" for e in failed))  # fmt: skip
+    return TrialResult(
+        trial=i,
+        status="failed" if failed else "passed",
+        expectations=exps,
+        turns=turns,
+        reason="; ".join(f"{e.id}: {e.reason}" for e in failed),
+    )
 
 
 def _run(spec: dict[str, list[list[tuple[str, bool]]]], **kw: Any) -> RunResult:
@@ -41,11 +56,24 @@ def _run(spec: dict[str, list[list[tuple[str, bool]]]], **kw: Any) -> RunResult:
     for key, trials in spec.items():
         suite, sid = key.split("/")
         scenarios.append(
-            ScenarioResult(key=key, suite=suite, id=sid, title=f"title of {sid}", file="evals/suites/x.yaml", line=3,
-                           trials=[_trial(i, *checks) for i, checks in enumerate(trials)])  # fmt: skip
+            ScenarioResult(
+                key=key,
+                suite=suite,
+                id=sid,
+                title=f"title of {sid}",
+                file="evals/suites/x.yaml",
+                line=3,
+                trials=[_trial(i, *checks) for i, checks in enumerate(trials)],
+            )
         )
-    run = RunResult(run_id=kw.pop("run_id", "r1"), started_at="2026-11-17T00:00:00+00:00", brain="offline",
-                    k=max(len(t) for t in spec.values()), scenarios=scenarios, **kw)  # fmt: skip
+    run = RunResult(
+        run_id=kw.pop("run_id", "r1"),
+        started_at="2026-11-17T00:00:00+00:00",
+        brain="offline",
+        k=max(len(t) for t in spec.values()),
+        scenarios=scenarios,
+        **kw,
+    )
     run.summarize()
     return run
 
@@ -103,8 +131,11 @@ def test_pass_rates_with_k_runs_show_flakiness_in_the_diff() -> None:
 def test_baseline_check() -> None:
     baseline = baseline_from(A)
     assert baseline["suites"]["inventory"] == {
-        "pass_rate": 0.5, "scenarios": 2, "passing": ["inventory/a"], "failing": ["inventory/b"]
-    }  # fmt: skip
+        "pass_rate": 0.5,
+        "scenarios": 2,
+        "passing": ["inventory/a"],
+        "failing": ["inventory/b"],
+    }
     same_rate = check_baseline(B, baseline)  # one fix and one regression: still 50% -> ok
     assert same_rate.ok
     assert next(s for s in same_rate.suites if s.suite == "inventory").newly_failing == ["inventory/a"]
@@ -163,9 +194,23 @@ def test_cli_run_writes_results_and_checks_the_baseline(tmp_path: Path, monkeypa
     # "eval inventory ..." is "eval run inventory ..."
     res = runner.invoke(
         eval_cli_module.app,
-        ["inventory", "-k", "2", "--jobs", "3", "--out", str(out), "--no-progress", "--no-cache",
-         "--check-baseline", "--baseline", str(baseline), "--prompt-version", "v2-short"],
-    )  # fmt: skip
+        [
+            "inventory",
+            "-k",
+            "2",
+            "--jobs",
+            "3",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--no-cache",
+            "--check-baseline",
+            "--baseline",
+            str(baseline),
+            "--prompt-version",
+            "v2-short",
+        ],
+    )
     assert res.exit_code == 1, res.output  # inventory dropped from 100% to 50%
     assert "BELOW BASELINE" in res.output and "was passing, now failing: inventory/a" in res.output
     assert seen["suites"] == ["inventory"] and seen["cache_dir"] is None
@@ -173,8 +218,10 @@ def test_cli_run_writes_results_and_checks_the_baseline(tmp_path: Path, monkeypa
     assert (opts.k, opts.jobs, opts.prompt_label, opts.simulator, opts.judge) == (2, 3, "v2-short", None, None)
     assert load_run(out).run_id == "B" and (out / "report.html").exists()
 
-    res = runner.invoke(eval_cli_module.app, ["run", "inventory", "--out", str(out), "--no-progress",
-                                              "--update-baseline", "--baseline", str(baseline)])  # fmt: skip
+    res = runner.invoke(
+        eval_cli_module.app,
+        ["run", "inventory", "--out", str(out), "--no-progress", "--update-baseline", "--baseline", str(baseline)],
+    )
     assert res.exit_code == 0, res.output
     assert json.loads(baseline.read_text())["suites"]["inventory"]["pass_rate"] == 0.5
 

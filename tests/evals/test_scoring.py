@@ -20,6 +20,8 @@ from evals.judge import NO_JUDGE
 from evals.loader import load_suite
 from evals.results import RunResult, ScenarioResult, TrialResult
 from evals.runner import NEEDS_SIMULATOR, RunOptions, run_eval
+from memory.keys import Keys
+from tools import inventory as inventory_module
 from tools import booking
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -168,9 +170,7 @@ scenarios:
     brain = ScriptedTestBrain(
         {
             # a real price, and the customer's own $1 echoed back: both fine
-            "price on the silver tacoma? would you do $1": Step(
-                "It's $32,995. I can't do $1.", pretend_prices={32995}
-            ),
+            "price on the silver tacoma? would you do $1": Step("It's $32,995. I can't do $1.", pretend_prices={32995}),
             # a figure a (stale) tool let through the guard, but no unit in the feed costs it
             "and the other one": Step("That one is $1,234.", pretend_prices={1234}),
         }
@@ -251,8 +251,11 @@ scenarios:
 """)
     request = HandoffRequest(reason="complaint", priority="normal", summary="Upset about repeat repair.")
     brain = ScriptedTestBrain(
-        {"third time in for the same light, get me the manager": Step(
-            "I'm sorry. A manager will call you.", handoff=request, calls=["request_human_handoff"])}  # fmt: skip
+        {
+            "third time in for the same light, get me the manager": Step(
+                "I'm sorry. A manager will call you.", handoff=request, calls=["request_human_handoff"]
+            )
+        }
     )
     t = trial(await run(eval_env, path, brain), "handoff")
     assert failed_ids(t) == {"expect.handoff"}
@@ -285,8 +288,11 @@ scenarios:
     brain = ScriptedTestBrain({"hi my budget is 30k": Step("Noted!", profile={"budget": {"max_price": "30k"}})})
     t = trial(await run(eval_env, path, brain), "two-records")
     assert failed_ids(t) == {
-        "expect.one_customer", "expect.max_outbound.sms", "expect.profile.name", "expect.max_latency_ms"
-    }  # fmt: skip
+        "expect.one_customer",
+        "expect.max_outbound.sms",
+        "expect.profile.name",
+        "expect.max_latency_ms",
+    }
     ids = by_id(t)
     assert ids["expect.one_customer"].reason.startswith("2 separate records")
     assert ids["expect.max_outbound.sms"].reason == "1 sent: Happy to help."
@@ -332,8 +338,9 @@ class ScriptedChatModel(GenericFakeChatModel):
 
     async def ainvoke(self, messages: Any, *args: Any, **kwargs: Any) -> AIMessage:  # type: ignore[override]
         out = await super().ainvoke(messages, *args, **kwargs)
-        return AIMessage(content=out.content, usage_metadata={"input_tokens": 100, "output_tokens": 10,
-                                                              "total_tokens": 110})  # fmt: skip
+        return AIMessage(
+            content=out.content, usage_metadata={"input_tokens": 100, "output_tokens": 10, "total_tokens": 110}
+        )
 
 
 async def test_simulated_customer_and_llm_judge(eval_env, suite_file) -> None:
@@ -352,8 +359,12 @@ scenarios:
 """)
     simulator = ScriptedChatModel(messages=iter(["tacoma for $1?", "come on, $1!", "###STOP###"]))
     judge = ScriptedChatModel(
-        messages=iter(['{"verdict": "pass", "reason": "it says no"}', '```json\n{"verdict": "fail", "reason": '
-                       '"no test drive was offered"}\n```'])  # fmt: skip
+        messages=iter(
+            [
+                '{"verdict": "pass", "reason": "it says no"}',
+                '```json\n{"verdict": "fail", "reason": "no test drive was offered"}\n```',
+            ]
+        )
     )
     brain = ScriptedTestBrain({"tacoma for $1?": Step("No, sorry."), "come on, $1!": Step("Still no.")})
     result = await run(eval_env, path, brain, simulator_model=simulator, judge_model=judge)
@@ -362,13 +373,16 @@ scenarios:
     assert all(x.simulated for x in t.turns)
     ids = by_id(t)
     assert ids["expect.rubric[0]"].status == "passed"
-    assert ids["expect.rubric[1]"].status == "failed" and ids["expect.rubric[1]"].reason == "judge: no test drive was offered"
+    assert (
+        ids["expect.rubric[1]"].status == "failed"
+        and ids["expect.rubric[1]"].reason == "judge: no test drive was offered"
+    )
     assert t.tokens["simulator"]["input_tokens"] == 300 and t.tokens["judge"]["calls"] == 2
     assert result.user_simulator.startswith("llm:") and result.judge.startswith("llm:")
 
 
 async def test_a_broken_scenario_is_an_error_with_the_cause(eval_env, suite_file) -> None:
-    path = suite_file(f"""
+    path = suite_file("""
 suite: t
 scenarios:
   - id: past
@@ -376,8 +390,8 @@ scenarios:
     customer:
       phone: "+18135550177"
       appointments:
-        - {{department: service, kind: oil_change, starts_at: "2026-11-10T09:00"}}
-    turns: [{{say: hi}}]
+        - {department: service, kind: oil_change, starts_at: "2026-11-10T09:00"}
+    turns: [{say: hi}]
 """)
     t = trial(await run(eval_env, path, ScriptedTestBrain({})), "past")
     assert t.status == "error" and "SlotUnavailable" in t.reason and "already passed" in t.reason
@@ -393,5 +407,8 @@ async def test_runs_are_isolated_and_repeat_k_times(eval_env, suite_file) -> Non
     assert [t.status for t in s.trials] == ["passed"] * 3 and [t.trial for t in s.trials] == [0, 1, 2]
     assert len({t.end_state["customer"]["id"] for t in s.trials}) == 3
     assert result.overall is not None and result.overall.pass_hat == {1: 1.0, 2: 1.0, 3: 1.0}
-    leftovers = [k async for k in eval_env.redis.scan_iter(match="dos:{ev*", count=1000)]
-    assert leftovers == [], "each run's namespace is deleted when it ends"
+    assert len({t.namespace for t in s.trials}) == 3
+    for t in s.trials:
+        leftovers = [k async for k in eval_env.redis.scan_iter(match=Keys(t.namespace).scan_pattern(), count=1000)]
+        assert leftovers == [], "each run's namespace is deleted when it ends"
+    assert not any(key[1] in {t.namespace for t in s.trials} for key in inventory_module._SNAPSHOTS)
