@@ -10,10 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
 
 from memory.keys import Keys
 from tools.context import ToolDeps, ToolError
@@ -44,6 +46,13 @@ class Handoff(BaseModel):
         return self.model_dump(mode="json")
 
 
+# Delete the customer's active-handoff pointer only if it still names this handoff.
+_CLEAR_ACTIVE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
 def events_channel(keys: Keys) -> str:
     return keys.dealer_key("events")
 
@@ -58,7 +67,17 @@ def active_key(keys: Keys, customer_id: str) -> str:
     return keys.cust(customer_id, "handoff")
 
 
+class Conflict(ToolError):
+    """The handoff is not in a state that allows this change, or is being changed right now."""
+
+
+MAX_RETRIES = 20
+
+
 class HandoffStore:
+    """Every write is a compare-and-set on the handoff record (WATCH/MULTI): two staff claiming at
+    once, or a customer's refresh racing a claim, can never overwrite each other."""
+
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
@@ -100,12 +119,20 @@ class HandoffStore:
             reason = "other"
         current = await self.active_for(customer_id)
         if current:
-            if PRIORITY_RANK[priority] < PRIORITY_RANK[current.priority]:
-                current.priority = priority
-            current.summary = summary or current.summary
-            current.history.append({"at": at.isoformat(), "event": "refreshed", "reason": reason})
-            await self._save(current)
-            return current, False
+
+            def refresh(h: Handoff) -> bool:
+                if h.status == "closed":
+                    raise Conflict("closed meanwhile")
+                if PRIORITY_RANK[priority] < PRIORITY_RANK[h.priority]:
+                    h.priority = priority
+                h.summary = summary or h.summary
+                h.history.append({"at": at.isoformat(), "event": "refreshed", "reason": reason})
+                return True
+
+            try:
+                return await self.update(current.id, refresh, event="refreshed"), False
+            except Conflict:
+                pass  # closed between our read and write: open a new one
         h = Handoff(
             id=f"h{secrets.token_hex(6)}",
             customer_id=customer_id,
@@ -117,23 +144,55 @@ class HandoffStore:
             opened_at=at,
             history=[{"at": at.isoformat(), "event": "opened", "reason": reason}],
         )
-        await self._save(h)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            self._write(pipe, h, "opened")
+            await pipe.execute()
         await self.redis.set(active_key(self.keys, customer_id), h.id)
         return h, True
 
+    async def update(self, handoff_id: str, mutate: Callable[[Handoff], bool | None], *, event: str) -> Handoff:
+        """Apply `mutate` atomically: it may raise Conflict, or return False for "nothing to do".
+        Retries when another writer got there first. Raises KeyError for an unknown handoff."""
+        key = self.keys.handoff(handoff_id)
+        for _ in range(MAX_RETRIES):
+            async with self.redis.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(key)
+                    raw = await pipe.get(key)
+                    if raw is None:
+                        raise KeyError(handoff_id)
+                    h = Handoff.model_validate_json(raw)
+                    if mutate(h) is False:
+                        await pipe.unwatch()
+                        return h
+                    pipe.multi()
+                    self._write(pipe, h, event)
+                    await pipe.execute()
+                    return h
+                except WatchError:
+                    continue
+        raise Conflict("the handoff is being changed by someone else right now; try again")
+
     async def transition(self, handoff_id: str, status: Status, *, at: dt.datetime, actor: str) -> Handoff:
-        h = await self.get(handoff_id)
-        if status == "claimed":
-            if h.status == "closed":
-                raise ToolError("this handoff is closed")
-            h.assignee, h.claimed_at = actor, at
-        elif status == "closed":
-            h.closed_at = at
-            await self.redis.delete(active_key(self.keys, h.customer_id))
-        h.status = status
-        h.history.append({"at": at.isoformat(), "event": status, "actor": actor})
-        await self._save(h)
+        def change(h: Handoff) -> bool:
+            if status == "claimed":
+                if h.status == "closed":
+                    raise Conflict("this handoff is closed")
+                h.assignee, h.claimed_at = actor, at
+            elif status == "closed":
+                h.closed_at = at
+            h.status = status
+            h.history.append({"at": at.isoformat(), "event": status, "actor": actor})
+            return True
+
+        h = await self.update(handoff_id, change, event=status)
+        if status == "closed":
+            await self.clear_active(h)
         return h
+
+    async def clear_active(self, h: Handoff) -> None:
+        """Drop the customer's active-handoff pointer, only if it still names this handoff."""
+        await self.redis.eval(_CLEAR_ACTIVE, 1, active_key(self.keys, h.customer_id), h.id)
 
     async def list(self, status: Status | None = None, *, limit: int = 100) -> list[Handoff]:
         statuses = [status] if status else ["open", "claimed", "closed"]
@@ -143,16 +202,15 @@ class HandoffStore:
         out = [await self.get(i) for i in ids]
         return sorted(out, key=lambda h: (PRIORITY_RANK[h.priority], h.opened_at))[:limit]
 
-    async def _save(self, h: Handoff) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(self.keys.handoff(h.id), h.model_dump_json())
-            for s in ("open", "claimed", "closed"):
-                if s == h.status:
-                    pipe.zadd(self.keys.handoffs(s), {h.id: int(h.opened_at.timestamp() * 1000)})
-                else:
-                    pipe.zrem(self.keys.handoffs(s), h.id)
-            pipe.publish(events_channel(self.keys), json.dumps({"type": "handoff", "handoff": h.to_api()}))
-            await pipe.execute()
+    def _write(self, pipe: Any, h: Handoff, event: str) -> None:
+        """The record, its status index and one live event (all on the dealer's hash slot)."""
+        pipe.set(self.keys.handoff(h.id), h.model_dump_json())
+        for s in ("open", "claimed", "closed"):
+            if s == h.status:
+                pipe.zadd(self.keys.handoffs(s), {h.id: int(h.opened_at.timestamp() * 1000)})
+            else:
+                pipe.zrem(self.keys.handoffs(s), h.id)
+        pipe.publish(events_channel(self.keys), json.dumps({"type": "handoff", "event": event, "handoff": h.to_api()}))
 
 
 async def open_handoff(deps: ToolDeps, *, reason: str, priority: Priority = "normal", summary: str = "") -> Handoff:

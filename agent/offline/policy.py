@@ -1,10 +1,14 @@
 """The dialogue policy: which flow answers this message, given what we asked last turn.
 
 Order of precedence (Rasa-style rules):
+0. context the channel handed in (agent/offline/context_flow.py): a lead's first response is answered
+   from the lead; the vehicle page the visitor is on becomes the focus;
 1. what the customer told us about themselves is captured (name, contact, trade-in, budget);
 2. a person is needed (legal, complaint, asked for one, someone else's data) — always honoured;
 3. an answer to the question we asked (a slot pick, "yes", a time) — the pending slot;
-4. the message's own intents, most important first, plus up to two more questions it also asked.
+4. the vehicle the customer talked about before, when they refer back to it ("the truck we talked
+   about", or "is it still there?" with no vehicle in the slots);
+5. the message's own intents, most important first, plus up to two more questions it also asked.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import re
 
 from agent.offline import booking_flow as booking
+from agent.offline import context_flow as context
 from agent.offline import handoff_flow as handoff
 from agent.offline import info_flow as info
 from agent.offline import inventory_flow as inventory
@@ -25,6 +30,7 @@ CHANGES_PENDING = {
     "test_drive", "book_service", "book_appointment", "reschedule", "cancel_appointment", "inventory_search",
     "refine_search", "trade_in", "service_price", "human", "complaint", "legal", "credit", "negotiation",
 }  # fmt: skip
+PERSON = {"legal", "complaint", "human", "opt_out", "other_customer"}  # answered before any context
 
 
 def capture_profile(t: Turn) -> None:
@@ -53,9 +59,14 @@ def capture_profile(t: Turn) -> None:
 
 
 async def decide(t: Turn) -> None:
+    # 0. context from the channel
+    if await context.handle_lead(t):
+        return
     capture_profile(t)
     p = t.parse
     intents = list(p.intents)
+    if not set(intents) & PERSON and await context.apply_page(t):
+        return
 
     # 2. a person is needed
     for name, reason, priority, key in (
@@ -84,7 +95,11 @@ async def decide(t: Turn) -> None:
     if t.pending and t.pending.get("type") == "confirm" and set(intents) & CHANGES_PENDING:
         t.set_pending(None)
 
-    # 4. the message's own intents
+    # 4. the vehicle discussed before
+    if await context.handle_recall(t):
+        return
+
+    # 5. the message's own intents
     if set(intents) <= {"affirm", "deny", "provide_info", "thanks", "greet"} and inventory.looks_like_reference(t):
         t.intent = "select_vehicle"
         if "provide_info" in intents:  # "the first one. my number is 813-555-0181"
@@ -327,6 +342,9 @@ async def _focus_reference(t: Turn) -> None:
 
 
 def _greet(t: Turn) -> None:
+    if t.page is not None:  # on a vehicle page: greet with the unit they are looking at
+        context.greet_page(t, t.page)
+        return
     interest = next((i for i in reversed(t.inp.customer.interests) if i.description), None)
     if interest and t.dialogue.get("turn", 0) <= 1:
         t.out.say("greet_back", 0, who=t.who, vehicle=interest.description, dealer=t.deps.dealer.name)

@@ -8,7 +8,8 @@ Dialogue slots (checkpointed between turns; JSON only):
 - `pending`: the question we asked and are waiting on (confirm a booking, pick a slot, ...);
 - `booked`: appointments made in this conversation; `trade_in`, `budget`: what the customer told us;
 - `unknown_streak`: consecutive turns we didn't understand (the second one offers a person);
-- `handoff`: the last handoff requested, so we don't open it again every turn.
+- `handoff`: the last handoff requested, so we don't open it again every turn;
+- `page`, `lead`: the vehicle page last applied and the lead answered (agent/offline/context_flow.py).
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class Turn:
     profile_updates: dict[str, Any] = field(default_factory=dict)
     interests: list[dict[str, Any]] = field(default_factory=list)
     intent: str = ""
+    page: Any = None  # the vehicle of the page the visitor is on, when it became the focus this turn
 
     @property
     def deps(self) -> ToolDeps:

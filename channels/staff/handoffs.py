@@ -1,9 +1,7 @@
 """Staff actions on handoffs, each an atomic compare-and-set on the handoff record.
 
-`HandoffStore.transition` reads, changes and writes without a check, so two staff clicking "claim"
-at once would both win. Here every change WATCHes the handoff key and retries on a concurrent write:
-exactly one claim wins, the other gets a conflict (HTTP 409). The writes mirror `HandoffStore._save`
-(record, status indexes, one event on `events_channel(keys)`), all on the dealer's hash slot.
+Every change goes through `HandoffStore.update`, a compare-and-set: two staff clicking "claim" at
+once get exactly one win and one conflict (HTTP 409).
 
 Routing suggestions are kept beside the handoff (`dos:{d}:staff:route`, handoff id -> JSON), set
 once when the handoff is first seen (HSETNX: the first process to route it wins).
@@ -16,22 +14,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from redis.exceptions import WatchError
-
 from channels.staff.routing import Suggestion, suggest
 from tools.dealer import DealerConfig
-from tools.handoff import Handoff, HandoffStore, active_key, events_channel
-
-MAX_RETRIES = 20
-# Delete the customer's active-handoff pointer only if it still names this handoff.
-_CLEAR_ACTIVE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-
-class Conflict(Exception):
-    """The handoff is not in a state that allows this action (-> HTTP 409)."""
+from tools.handoff import Conflict, Handoff, HandoffStore, events_channel
 
 
 class StaffHandoffs:
@@ -40,38 +25,8 @@ class StaffHandoffs:
         self.redis = store.redis
         self.keys = store.keys
 
-    # --- the compare-and-set core ------------------------------------------------------------------
     async def update(self, handoff_id: str, mutate: Callable[[Handoff], bool | None], *, event: str) -> Handoff:
-        """Apply `mutate` (which may raise Conflict, or return False for "nothing to do") atomically.
-        Raises KeyError for an unknown handoff."""
-        key = self.keys.handoff(handoff_id)
-        for _ in range(MAX_RETRIES):
-            async with self.redis.pipeline(transaction=True) as pipe:
-                try:
-                    await pipe.watch(key)
-                    raw = await pipe.get(key)
-                    if raw is None:
-                        raise KeyError(handoff_id)
-                    h = Handoff.model_validate_json(raw)
-                    if mutate(h) is False:
-                        await pipe.unwatch()
-                        return h
-                    pipe.multi()
-                    pipe.set(key, h.model_dump_json())
-                    for s in ("open", "claimed", "closed"):
-                        if s == h.status:
-                            pipe.zadd(self.keys.handoffs(s), {h.id: int(h.opened_at.timestamp() * 1000)})
-                        else:
-                            pipe.zrem(self.keys.handoffs(s), h.id)
-                    pipe.publish(
-                        events_channel(self.keys),
-                        json.dumps({"type": "handoff", "event": event, "handoff": h.to_api()}),
-                    )
-                    await pipe.execute()
-                    return h
-                except WatchError:
-                    continue
-        raise Conflict("the handoff is being changed by someone else right now; try again")
+        return await self.store.update(handoff_id, mutate, event=event)
 
     # --- actions -----------------------------------------------------------------------------------
     async def claim(self, handoff_id: str, staff_id: str, *, at: dt.datetime, by: str, force: bool = False) -> Handoff:
@@ -108,7 +63,7 @@ class StaffHandoffs:
             return True
 
         h = await self.update(handoff_id, mutate, event=event)
-        await self.redis.eval(_CLEAR_ACTIVE, 1, active_key(self.keys, h.customer_id), h.id)
+        await self.store.clear_active(h)
         await self.redis.hdel(self._route_key(), h.id)
         return h
 

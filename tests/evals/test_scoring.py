@@ -21,8 +21,8 @@ from evals.loader import load_suite
 from evals.results import RunResult, ScenarioResult, TrialResult
 from evals.runner import NEEDS_SIMULATOR, RunOptions, run_eval
 from memory.keys import Keys
-from tools import inventory as inventory_module
 from tools import booking
+from tools import inventory as inventory_module
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -89,3 +89,37 @@ async def test_handoff_lifecycle_and_live_event(redis, keys, deps):
     api = (await store.get(h.id)).to_api()
     assert {"id", "customer_id", "status", "reason", "priority", "channel", "summary", "assignee"} <= set(api)
     await pubsub.aclose()
+
+
+async def test_racing_claims_one_wins_and_a_refresh_never_undoes_a_claim(redis_handle, redis, keys, deps):
+    import asyncio
+
+    from tools.handoff import Conflict
+
+    h = await open_handoff(deps, reason="customer_request", summary="first")
+    clients = [redis_handle.client() for _ in range(6)]
+    stores = [HandoffStore(c, keys) for c in clients]
+
+    async def claim(store, who):
+        def mutate(x):
+            if x.status != "open":
+                raise Conflict("taken")
+            x.status, x.assignee = "claimed", who
+            return True
+
+        try:
+            return await store.update(h.id, mutate, event="claimed")
+        except Conflict:
+            return None
+
+    results = await asyncio.gather(*(claim(s, f"staff:{i}") for i, s in enumerate(stores)))
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1
+    # the customer writes again while claimed: the claim stays
+    refreshed, created = await stores[0].open(
+        deps.customer_id, reason="complaint", priority="urgent", channel="sms", summary="second", at=NOW
+    )
+    assert not created and refreshed.status == "claimed" and refreshed.assignee == winners[0].assignee
+    assert refreshed.priority == "urgent" and refreshed.summary == "second"
+    for c in clients:
+        await c.aclose()
