@@ -109,6 +109,24 @@ class ServerProcess:
         except FileNotFoundError:
             return ""
 
+    async def monitor_since_last(self) -> dict | None:
+        """The server's event-loop lag and GC pauses since the previous call (bench.serve.LoopMonitor)."""
+        try:
+            async with httpx.AsyncClient(base_url=self.base_url, timeout=10) as client:
+                r = await client.get("/__bench/monitor")
+                return r.json() if r.status_code == 200 else None
+        except httpx.HTTPError:
+            return None
+
+    def monitor(self) -> dict | None:
+        """The `BENCH-MONITOR` summary the server printed when it stopped (event-loop lag, GC)."""
+        import json
+
+        for line in reversed(self.log_text().splitlines()):
+            if line.startswith("BENCH-MONITOR "):
+                return json.loads(line.removeprefix("BENCH-MONITOR "))
+        return None
+
     def tail(self, lines: int = 30) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])
 

@@ -104,6 +104,71 @@ def add_sync_sms_route(app: Any, agent: Any, settings: Any) -> None:
     app.router.routes.insert(0, APIRoute(SMS_PATH, inbound, methods=["POST"]))  # the first match wins
 
 
+class LoopMonitor:
+    """ASGI wrapper that watches the event loop while the server runs: how late a 10 ms timer fires
+    (the time the loop was busy with something else) and how long each garbage collection took.
+    `GET /__bench/monitor` returns the summary since the last such request (and starts afresh); the
+    summary of the whole run is printed as one `BENCH-MONITOR {json}` line when the server stops."""
+
+    PATH = "/__bench/monitor"
+
+    PERIOD_S = 0.01
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.lags: list[float] = []
+        self.gc_pauses: list[float] = []
+        self._task: Any = None
+        self._gc_started = 0.0
+        self._mark = (0, 0)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> Any:
+        if self._task is None and scope["type"] != "lifespan":  # from the first request on
+            import asyncio
+            import gc
+
+            self._task = asyncio.get_running_loop().create_task(self._watch())
+            gc.callbacks.append(self._on_gc)
+        if scope["type"] == "http" and scope["path"] == self.PATH:
+            import json
+
+            body = json.dumps(self.summary(since=self._mark)).encode()
+            self._mark = (len(self.lags), len(self.gc_pauses))
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json")]})  # fmt: skip
+            await send({"type": "http.response.body", "body": body})
+            return None
+        return await self.app(scope, receive, send)
+
+    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        import time
+
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        elif self._gc_started:
+            self.gc_pauses.append(time.perf_counter() - self._gc_started)
+
+    async def _watch(self) -> None:
+        import asyncio
+        import time
+
+        while True:
+            t0 = time.perf_counter()
+            await asyncio.sleep(self.PERIOD_S)
+            self.lags.append(max(0.0, time.perf_counter() - t0 - self.PERIOD_S))
+
+    def summary(self, since: tuple[int, int] = (0, 0)) -> dict[str, Any]:
+        from bench.common import percentile
+
+        ms = sorted(x * 1000 for x in self.lags[since[0] :])
+        gc_ms = [x * 1000 for x in self.gc_pauses[since[1] :]]
+        return {
+            "loop_lag_ms": {"n": len(ms), "p50": percentile(ms, 50), "p99": percentile(ms, 99),
+                            "max": max(ms, default=0.0), "over_50ms": sum(1 for x in ms if x > 50)},
+            "gc": {"collections": len(gc_ms), "total_ms": sum(gc_ms), "max_ms": max(gc_ms, default=0.0)},
+        }  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
     import uvicorn
 
@@ -123,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", default=None, help="write a pyinstrument profile of the whole run here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = build_app(args)
+    app = monitor = LoopMonitor(build_app(args))
     profiler = None
     if args.profile:
         from pyinstrument import Profiler
@@ -133,6 +198,9 @@ def main(argv: list[str] | None = None) -> None:
     try:  # as `dealeros serve` runs it (access log included)
         uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=True)
     finally:
+        import json
+
+        print("BENCH-MONITOR " + json.dumps(monitor.summary()), flush=True)
         if profiler is not None:
             profiler.stop()
             with open(args.profile, "w") as f:

@@ -1,51 +1,65 @@
 """Benchmark 2 — SMS under load: acknowledgement latency, and no duplicate, lost or reordered replies.
 
-A real server process (`python -m bench.serve`: the product app, the fake model at 500 ms per call, one
-tool call per turn, so ~1 s of model time per turn) gets signed Twilio webhooks from `customers`
-numbers at once, bursts from single numbers and Twilio-style retries (see `bench.sms_traffic`). The
-replies go out through the dry-run sender; the audit reads them back from the timelines, the sender's
-MessageSid index and its log.
+A real server process (`python -m bench.serve`: the product app, the fake model at 500 ms per call,
+one tool call per turn, so ~1 s of model time per turn) gets signed Twilio webhooks, in two phases:
+
+* **conversations** — 200 customers in conversation at once, each texting twice 8 s apart, starting at
+  random moments over 8 s (≈ 25 webhooks/s with ~200 turns in flight), plus bursts from single numbers
+  and Twilio-style retries (see `bench.sms_traffic`);
+* **herd** — 200 customers' texts (and the bursts and retries) all within the same instant.
+
+Replies go out through the dry-run sender; the audit reads them back from the timelines, the sender's
+MessageSid index and its log. The server reports its event-loop lag and GC pauses per phase.
 
 Baselines, same run, same traffic:
 * **echo** — a bare FastAPI endpoint that checks the Twilio signature with the same code and answers
   `<Response/>`: the floor for a signed webhook on this machine. The ratio is DealerOS's cost over it
-  (Redis burst bookkeeping, a processor task per number, and 200 turns running in the same process).
+  (Redis burst bookkeeping, a processor task per number, and the turns running in the same process).
 * **sync** — the product's runtime answering inside the webhook (the reply in the TwiML), the naive
-  build: its acknowledgement waits for the model. Informational.
+  build: its acknowledgement waits for the model. Informational (conversations phase only).
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bench.common import BenchResult, Stats, fmt_ratio, ratio
+from bench.common import BenchResult, Stats, fmt_ms, fmt_ratio, ratio
 from bench.env import BenchDealer, BenchRedis
 from bench.procs import ServerProcess, running
-from bench.sms_traffic import Audit, Plan, audit, deliver, make_traffic, wait_for_replies
+from bench.sms_traffic import Audit, Plan, acks_by_second, audit, deliver, make_traffic, wait_for_replies
 
 NUMBER = 2
 NAME = "SMS under load"
 TARGET_ACK_P99_MS = 100.0
 
 
+def herd(customers: int = 200, bursts: int = 20) -> Plan:
+    return Plan(customers=customers, texts=1, start_spread_s=0.0, burst_customers=bursts)
+
+
 @dataclass
 class Sizes:
-    plan: Plan = field(default_factory=Plan)
+    conversations: Plan = field(default_factory=Plan)
+    herd: Plan | None = field(default_factory=herd)
     latency_ms: float = 500.0
     sync_baseline: bool = True
 
 
-QUICK = Sizes(plan=Plan(customers=50, texts=2, burst_customers=5))
-TINY = Sizes(plan=Plan(customers=3, texts=2, spacing_s=2.0, burst_customers=1, burst_texts=2, retry_every=3),
-             sync_baseline=False)  # fmt: skip
+QUICK = Sizes(conversations=Plan(customers=50, texts=2, spacing_s=4.0, start_spread_s=4.0, burst_customers=5),
+              herd=herd(50, 5))  # fmt: skip
+TINY = Sizes(conversations=Plan(customers=3, texts=2, spacing_s=2.0, start_spread_s=0.5, burst_customers=1,
+                                burst_texts=2, retry_every=3),
+             herd=None, sync_baseline=False)  # fmt: skip
 
 
-async def load(servers: list[ServerProcess], plan: Plan, bench_redis: BenchRedis, dealer: BenchDealer):
-    """Deliver the plan's traffic to `servers`, wait for the replies, audit. Returns (delivery, audit)."""
+async def load(servers: list[ServerProcess], plan: Plan, bench_redis: BenchRedis, dealer: BenchDealer) -> dict:
+    """Deliver the plan's traffic to `servers`, wait for the replies, audit; with each server's event-loop
+    summary for the phase."""
     from redis.asyncio import Redis
 
+    for s in servers:
+        await s.monitor_since_last()  # start the phase's window
     traffic = make_traffic(plan, len(servers))
     delivery = await deliver(traffic, [s.base_url for s in servers])
     redis = Redis.from_url(bench_redis.url, decode_responses=True)
@@ -54,109 +68,136 @@ async def load(servers: list[ServerProcess], plan: Plan, bench_redis: BenchRedis
         result = await audit(redis, dealer.keys, traffic, [s.log_text() for s in servers])
     finally:
         await redis.aclose()
-    return delivery, result, waited
+    return {
+        "plan": asdict(plan),
+        **delivery_details(delivery),
+        "audit": asdict(result),
+        "waited_for_replies_s": round(waited, 1),
+        "servers": {s.name: await s.monitor_since_last() for s in servers},
+    }
 
 
-def server_args(sizes: Sizes) -> list[str]:
-    return ["--latency-ms", str(sizes.latency_ms)]
+def delivery_details(d: Any) -> dict[str, Any]:
+    return {
+        "ack": asdict(Stats.of(d.acks)),
+        "ack_by_second": acks_by_second(d),
+        "statuses": {str(k): v for k, v in d.statuses.items()},
+        "errors": d.errors[:10],
+        "seconds": round(d.seconds, 1),
+    }
 
 
 async def run(bench_redis: BenchRedis, sizes: Sizes | None = None, shared: dict[str, Any] | None = None) -> BenchResult:
     sizes = sizes or Sizes()
     res = BenchResult(NUMBER, NAME)
     dealer, sync_dealer = BenchDealer.create(), BenchDealer.create()
-    product = ServerProcess("dealeros", server_args(sizes), dealer.dir / "dealeros", bench_redis.url, dealer.config_path)
+    args = ["--latency-ms", str(sizes.latency_ms)]
+    product = ServerProcess("dealeros", args, dealer.dir / "dealeros", bench_redis.url, dealer.config_path)
     echo = ServerProcess("echo", ["--mode", "echo"], dealer.dir / "echo", bench_redis.url, dealer.config_path)
     servers = [product, echo]
     sync = None
     if sizes.sync_baseline:
-        sync = ServerProcess("sync", ["--mode", "sync", *server_args(sizes)], sync_dealer.dir / "sync",
-                             bench_redis.url, sync_dealer.config_path)  # fmt: skip
+        sync = ServerProcess("sync", ["--mode", "sync", *args], sync_dealer.dir / "sync", bench_redis.url,
+                             sync_dealer.config_path)  # fmt: skip
         servers.append(sync)
-    details: dict[str, Any] = {"plan": asdict(sizes.plan), "model_latency_ms": sizes.latency_ms}
+    details: dict[str, Any] = {"model_latency_ms": sizes.latency_ms, "phases": {}}
     res.details = details
     try:
         async with running(*servers):
             details["startup_s"] = {s.name: round(s.started_s, 1) for s in servers}
-            echo_traffic = make_traffic(sizes.plan, 1)
-            echo_delivery = await deliver(echo_traffic, [echo.base_url])
-            delivery, result, waited = await load([product], sizes.plan, bench_redis, dealer)
-            if sync is not None:
-                sync_delivery = await deliver(make_traffic(sizes.plan, 1), [sync.base_url], timeout_s=120)
-                details["sync"] = _delivery(sync_delivery)
-            details["echo"] = _delivery(echo_delivery)
-            details["dealeros"] = _delivery(delivery)
-            details["audit"] = asdict(result)
-            details["waited_for_replies_s"] = round(waited, 1)
+            phases = [("conversations", sizes.conversations)] + ([("herd", sizes.herd)] if sizes.herd else [])
+            for name, plan in phases:
+                phase: dict[str, Any] = {"echo": delivery_details(await deliver(make_traffic(plan, 1), [echo.base_url]))}
+                phase["dealeros"] = await load([product], plan, bench_redis, dealer)
+                if sync is not None and name == "conversations":
+                    phase["sync"] = delivery_details(
+                        await deliver(make_traffic(plan, 1), [sync.base_url], timeout_s=120)
+                    )
+                details["phases"][name] = phase
     finally:
         await dealer.cleanup(bench_redis.url)
         await sync_dealer.cleanup(bench_redis.url)
     if shared is not None:
-        shared["sms_single_process"] = {"plan": asdict(sizes.plan), "ack": details["dealeros"]["ack"],
-                                        "reply_latency": details["audit"]["reply_latency"]}  # fmt: skip
-    _summarize(res, sizes, result)
+        shared["sms_single_process"] = details["phases"]["conversations"]["dealeros"]
+    _summarize(res, sizes)
     return res
 
 
-def _delivery(d: Any) -> dict[str, Any]:
-    return {
-        "ack": asdict(Stats.of(d.acks)),
-        "statuses": {str(k): v for k, v in d.statuses.items()},
-        "errors": d.errors[:10],
-        "seconds": d.seconds,
-    }
-
-
-def _summarize(res: BenchResult, sizes: Sizes, result: Audit) -> None:
-    d = res.details
-    ack, echo = Stats(**d["dealeros"]["ack"]), Stats(**d["echo"]["ack"])
-    all_ok = set(d["dealeros"]["statuses"]) == {"200"}
-    plan = sizes.plan
+def ack_row(res: BenchResult, label: str, phase: dict[str, Any]) -> None:
+    d = phase["dealeros"]
+    ack, echo = Stats(**d["ack"]), Stats(**phase["echo"]["ack"])
+    ok = set(d["statuses"]) == {"200"}
     res.add(
-        f"SMS webhook ack ({plan.customers} customers at once, bursts, retries)",
-        ack.brief("p50", "p99") + ("" if all_ok else f" statuses {d['dealeros']['statuses']}"),
+        label,
+        ack.brief("p50", "p99") + ("" if ok else f"; HTTP {d['statuses']}"),
         f"p99 ≤ {TARGET_ACK_P99_MS:g} ms",
-        "echo webhook " + echo.brief("p50", "p99"),
+        "echo " + echo.brief("p50", "p99"),
         fmt_ratio(ratio(echo.p99, ack.p99)) + " (p99)",
-        met=all_ok and ack.p99 <= TARGET_ACK_P99_MS,
+        met=ok and ack.p99 <= TARGET_ACK_P99_MS,
     )
-    if "sync" in d:
-        sync = Stats(**d["sync"]["ack"])
+
+
+def audit_row(res: BenchResult, label: str, result: Audit) -> None:
+    res.add(label, result.brief(), "0 / 0 / 0", "", "", met=result.clean)
+
+
+def loop_note(name: str, servers: dict[str, Any]) -> str:
+    parts = []
+    for server, mon in servers.items():
+        if mon:
+            lag, gc = mon["loop_lag_ms"], mon["gc"]
+            parts.append(
+                f"{server}: event loop late by {fmt_ms(lag['p50'])} p50 / {fmt_ms(lag['p99'])} p99 / "
+                f"{fmt_ms(lag['max'])} max ({lag['over_50ms']} stalls > 50 ms), GC {gc['collections']}× "
+                f"max {fmt_ms(gc['max_ms'])}"
+            )
+    return f"{name}: " + "; ".join(parts)
+
+
+def _summarize(res: BenchResult, sizes: Sizes) -> None:
+    phases = res.details["phases"]
+    conv = phases["conversations"]
+    plan = sizes.conversations
+    rate = (plan.customers * plan.texts + plan.burst_customers * plan.burst_texts) / max(
+        plan.start_spread_s + (plan.texts - 1) * plan.spacing_s, 1
+    )
+    ack_row(res, f"SMS ack, {plan.customers} conversations (~{rate:.0f} texts/s)", conv)
+    if "sync" in conv:
+        ack, sync = Stats(**conv["dealeros"]["ack"]), Stats(**conv["sync"]["ack"])
         res.add(
-            "  vs answering inside the webhook (naive build)",
+            "  vs answering inside the webhook",
             ack.brief("p50", "p99"),
             "",
-            "sync webhook " + sync.brief("p50", "p99"),
+            "sync " + sync.brief("p50", "p99"),
             fmt_ratio(ratio(sync.p99, ack.p99)) + " (p99)",
         )
+    audit_row(res, "  replies: duplicate / lost / out of order", Audit(**conv["dealeros"]["audit"]))
+    lat = Stats(**conv["dealeros"]["audit"]["reply_latency"])
     res.add(
-        "replies: duplicate / lost / out of order",
-        result.brief(),
-        "0 / 0 / 0",
-        "",
-        "",
-        met=result.clean,
-    )
-    lat = Stats(**result.reply_latency)
-    res.add(
-        "reply sent after the last text of its turn",
+        "  reply sent after its turn's last text",
         lat.brief("p50", "p99"),
         "",
         f"1.5 s burst window + 2 × {sizes.latency_ms:g} ms model",
         "",
     )
+    if "herd" in phases:
+        h = phases["herd"]
+        ack_row(res, f"SMS ack, herd: {sizes.herd.customers} customers' texts at once", h)
+        audit_row(res, "  replies: duplicate / lost / out of order", Audit(**h["dealeros"]["audit"]))
+    for name, phase in phases.items():
+        a = Audit(**phase["dealeros"]["audit"])
+        res.notes.append(
+            loop_note(f"SMS {name}", phase["dealeros"]["servers"])
+            + f"; {a.bursts_as_one_turn}/{a.bursts} bursts answered as one turn"
+        )
+        if a.problems:
+            res.notes.append(f"SMS {name} problems: " + "; ".join(a.problems[:5]))
+        for base in ("echo", "sync"):
+            if base in phase and set(phase[base]["statuses"]) != {"200"}:
+                res.notes.append(f"SMS {name}: baseline {base!r} answered {phase[base]['statuses']} (expected 200)")
+        if phase["dealeros"]["errors"]:
+            res.notes.append(f"SMS {name} client errors: {phase['dealeros']['errors'][:3]}")
     res.notes.append(
-        f"SMS: {result.bursts_as_one_turn}/{result.bursts} bursts answered as one turn; "
-        f"{result.inbound_reordered} customers' texts stored in another order than sent (client-side timing, "
-        "not the runtime). Baseline 'echo' = a bare FastAPI endpoint with the same Twilio signature check; "
-        "'sync' = the product's runtime answering inside the webhook."
+        "SMS baselines: 'echo' = a bare FastAPI endpoint with the same Twilio signature check (the floor for a "
+        "signed webhook here); 'sync' = the product's runtime answering inside the webhook."
     )
-    for name in ("echo", "sync"):
-        if name in d and set(d[name]["statuses"]) != {"200"}:
-            res.notes.append(f"SMS baseline {name!r} answered {d[name]['statuses']} (expected all 200)")
-    if result.problems:
-        res.notes.append("SMS problems: " + "; ".join(result.problems[:5]))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    asyncio.run(run(BenchRedis.open(None)))

@@ -1,9 +1,10 @@
 """Signed Twilio SMS traffic against running servers, and the audit of what came back.
 
-`Plan` describes the load: `customers` numbers each texting `texts` times `spacing_s` apart (all of
-them at once, so `customers` webhooks arrive concurrently), `burst_customers` numbers each sending a
-burst of `burst_texts` texts `burst_gap_s` apart, and every `retry_every`-th text delivered twice
-(a Twilio retry: same MessageSid). With several servers, consecutive texts of one customer go to
+`Plan` describes the load: `customers` numbers each texting `texts` times `spacing_s` apart, each
+starting at a random moment within `start_spread_s` (0: all at once, a thundering herd of
+`customers` concurrent webhooks), `burst_customers` numbers each sending a burst of `burst_texts`
+texts `burst_gap_s` apart, and every `retry_every`-th text delivered twice (a Twilio retry: same
+MessageSid). With several servers, consecutive texts of one customer go to
 different servers, and a retry goes to a server other than the original's.
 
 `audit()` then reads the truth from Redis and the servers' logs:
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import re
 import secrets
 import time
@@ -51,14 +53,16 @@ BURST = ["hi", "is the highlander still there", "stock T26101", "the black one"]
 @dataclass
 class Plan:
     customers: int = 200
-    texts: int = 3
-    spacing_s: float = 2.5  # > the channel's 1.5 s burst window: each text is its own turn
+    texts: int = 2
+    spacing_s: float = 8.0  # > the channel's 1.5 s burst window + a turn: each text is its own turn
+    start_spread_s: float = 8.0
     burst_customers: int = 20
     burst_texts: int = 4
     burst_gap_s: float = 0.15
     retry_every: int = 10
     retry_after_s: float = 0.2
-    reply_timeout_s: float = 120.0
+    reply_timeout_s: float = 90.0
+    seed: int = 7
 
 
 @dataclass
@@ -83,16 +87,21 @@ class Traffic:
 
 
 def make_traffic(plan: Plan, targets: int) -> Traffic:
+    rng = random.Random(plan.seed)
     sends: list[Send] = []
     phones = [new_phone() for _ in range(plan.customers)]
     bursts = [new_phone() for _ in range(plan.burst_customers)]
     n = 0
     for c, phone in enumerate(phones):
+        start = rng.uniform(0, plan.start_spread_s)
         for i in range(plan.texts):
-            sends.append(Send(i * plan.spacing_s, phone, _sid(), TEXTS[i % len(TEXTS)], (c + i) % targets))
+            body = f"{TEXTS[i % len(TEXTS)]} ({c}.{i})"  # unique: no free ride on the embedder's cache
+            sends.append(Send(start + i * plan.spacing_s, phone, _sid(), body, (c + i) % targets))
     for c, phone in enumerate(bursts):
+        start = rng.uniform(0, plan.start_spread_s)
         for j in range(plan.burst_texts):
-            sends.append(Send(0.3 + j * plan.burst_gap_s, phone, _sid(), BURST[j % len(BURST)], (c + j) % targets))
+            body = f"{BURST[j % len(BURST)]} ({c}.{j})"
+            sends.append(Send(start + j * plan.burst_gap_s, phone, _sid(), body, (c + j) % targets))
     retries = []
     for s in sorted(sends, key=lambda s: (s.at_s, s.phone)):
         n += 1
@@ -127,9 +136,18 @@ class Delivery:
     """What the load generator saw: acknowledgement times and statuses."""
 
     acks: list[float] = field(default_factory=list)
+    timeline: list[tuple[float, float]] = field(default_factory=list)  # (sent at s from start, ack s)
     statuses: Counter = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+
+
+def acks_by_second(delivery: Delivery) -> dict[str, dict[str, Any]]:
+    """Acknowledgement stats per second of the run (when did the server fall behind?)."""
+    buckets: dict[int, list[float]] = defaultdict(list)
+    for at, ack in delivery.timeline:
+        buckets[int(at)].append(ack)
+    return {f"{k}s": asdict(Stats.of(v)) for k, v in sorted(buckets.items())}
 
 
 async def post_form(base_url: str, path: str, body: bytes, headers: dict[str, str]) -> int:
@@ -177,6 +195,7 @@ async def deliver(traffic: Traffic, base_urls: list[str], *, timeout_s: float = 
             async with asyncio.timeout(timeout_s):
                 status = await post_form(base_urls[send.target], SMS_PATH, body, headers)
             out.acks.append(time.perf_counter() - t0)
+            out.timeline.append((send.at_s, out.acks[-1]))
             out.statuses[status] += 1
         except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
             out.errors.append(f"{type(exc).__name__}: {exc}")
@@ -233,19 +252,26 @@ def _turns(events: list[Any]) -> tuple[list[Any], list[Any]]:
     return inbound, outbound
 
 
-async def wait_for_replies(redis: Any, keys: Keys, traffic: Traffic, timeout_s: float) -> float:
-    """Until every text is on a timeline and every turn has a sent reply (or the timeout)."""
-    started = time.perf_counter()
+async def wait_for_replies(redis: Any, keys: Keys, traffic: Traffic, timeout_s: float, stall_s: float = 20.0) -> float:
+    """Until every text is on a timeline and every turn has a sent reply — or nothing new arrived for
+    `stall_s` (a burst processor that died doesn't resume until the customer texts again), or timeout."""
+    started = last_progress = time.perf_counter()
     expected = Counter(s.phone for s in traffic.unique)
     pending = set(expected)
-    while pending and time.perf_counter() - started < timeout_s:
+    seen = -1
+    while pending and time.perf_counter() - started < timeout_s and time.perf_counter() - last_progress < stall_s:
         journeys = await _journeys(redis, keys, sorted(pending))
+        progress = 0
         for phone, events in journeys.items():
             inbound, outbound = _turns(events)
             turn_ids = {e.meta.get("turn_id") for e in inbound}
             sent = [e for e in outbound if (e.meta.get("delivery") or {}).get("status")]
+            progress += len(inbound) + len(sent)
             if len(inbound) >= expected[phone] and len(sent) >= len(turn_ids):
                 pending.discard(phone)
+                progress += 1_000_000
+        if progress != seen:
+            seen, last_progress = progress, time.perf_counter()
         if pending:
             await asyncio.sleep(0.5)
     return time.perf_counter() - started

@@ -340,6 +340,10 @@ def diff_cmd(
     show("Expectations that got worse", d.expectation_regressions, "red")
     if show_fixed:
         show("Expectations that got better", d.expectation_fixes, "green")
+    if d.redefined:
+        console.print(
+            f"[yellow]scenario changed between the runs (compare with care): {', '.join(d.redefined)}[/yellow]"
+        )
     if d.added:
         console.print(f"only in B: {', '.join(d.added)}")
     if d.removed:

@@ -31,6 +31,7 @@ class RunDiff:
     expectation_fixes: list[Change] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    redefined: list[str] = field(default_factory=list)  # the scenario itself changed between the runs
     suites: list[tuple[str, float | None, float | None]] = field(default_factory=list)  # pass^1 before/after
 
     @property
@@ -64,6 +65,8 @@ def diff_runs(a: RunResult, b: RunResult) -> RunDiff:
     d.removed = sorted(set(a_map) - set(b_map))
     for key in sorted(set(a_map) & set(b_map)):
         sa, sb = a_map[key], b_map[key]
+        if sa.definition and sb.definition and sa.definition != sb.definition:
+            d.redefined.append(key)
         ra, rb = _rate(sa), _rate(sb)
         if ra is not None and rb is not None and rb != ra:
             failing = next((t for t in sb.counted if t.status != "passed"), None)

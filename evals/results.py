@@ -96,6 +96,7 @@ class ScenarioResult(BaseModel):
     file: str = ""
     line: int = 0
     tags: list[str] = Field(default_factory=list)
+    definition: str = ""  # hash of the scenario as loaded: tells a diff when the scenario itself changed
     trials: list[TrialResult] = Field(default_factory=list)
 
     @property

@@ -256,7 +256,14 @@ class Runner:
         scenarios = [s for suite in suites for s in suite.scenarios]
         results = {
             s.key: ScenarioResult(
-                key=s.key, suite=s.suite, id=s.id, title=s.title, file=_display_path(s.file), line=s.line, tags=s.tags
+                key=s.key,
+                suite=s.suite,
+                id=s.id,
+                title=s.title,
+                file=_display_path(s.file),
+                line=s.line,
+                tags=s.tags,
+                definition=s.definition_hash(),
             )
             for s in scenarios
         }

@@ -434,6 +434,13 @@ class Scenario(Strict):
     def key(self) -> str:
         return f"{self.suite}/{self.id}"
 
+    def definition_hash(self) -> str:
+        """What the scenario says (not where it sits in its file), hashed."""
+        import hashlib
+
+        body = self.model_dump_json(exclude={"file", "line"})
+        return hashlib.sha256(body.encode()).hexdigest()[:12]
+
 
 class Suite(Strict):
     suite: str

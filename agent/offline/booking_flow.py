@@ -250,7 +250,7 @@ def offer_list(t: Turn, ctx: dict[str, Any], slots: list[Slot], lead: str, **val
 
 
 def _slot_list(t: Turn, offered: list[dict[str, str]]) -> str:
-    if t.channel == "chat":
+    if t.channel in {"chat", "email"}:
         return "\n".join(f"{i + 1}. {o['label']}" for i, o in enumerate(offered))
     if t.channel == "sms":
         return "; ".join(f"{i + 1}) {o['label']}" for i, o in enumerate(offered))

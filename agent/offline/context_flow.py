@@ -42,7 +42,7 @@ from agent.offline import inventory_flow as inventory
 from agent.offline.entities import extract
 from agent.offline.nlu import classify
 from agent.offline.render import Part, _flat
-from agent.offline.state import Turn
+from agent.offline.state import Turn, snapshot
 from tools.booking import available_slots, nearest_slots
 from tools.context import ToolError
 from tools.dates import dealer_hours, parse_when
@@ -57,6 +57,7 @@ from tools.inventory import (
 
 # Intents that are about "the vehicle" (the page's unit, or the one discussed before).
 VEHICLE_INTENTS = {"vehicle_question", "test_drive", "hot_lead", "negotiation", "book_appointment"}
+PERSON = {"legal", "complaint", "human", "opt_out", "other_customer"}  # the policy answers these first
 _IDENTITY = ("condition", "year_min", "year_max", "make", "model", "trim", "body_style", "color")
 _THIS = re.compile(r"\bthis (?:one|car|truck|suv|van|vehicle|unit|model)\b|\bthis\s*[?.!]*$|\bthis (?:one )?here\b")
 
@@ -141,6 +142,17 @@ def _points_elsewhere(t: Turn, v: Vehicle) -> bool:
     return not _fits(ident, v)
 
 
+def _about_page(t: Turn) -> bool:
+    """ "is this one still available?" on the page again (not a pick from a list, not a person)."""
+    intents = set(t.parse.intents)
+    e = t.ents
+    if intents & PERSON or e.stock or e.vin or e.ordinal is not None or e.superlative:
+        return False
+    if _THIS.search(t.parse.norm):
+        return True
+    return e.deictic and bool(intents) and intents <= VEHICLE_INTENTS | {"greet"} and not _identity(e.criteria)
+
+
 async def apply_page(t: Turn) -> bool:
     """Focus the unit of the vehicle page the visitor is on. True when the turn has been answered
     (a greeting on the page, or the page's unit has sold)."""
@@ -154,6 +166,11 @@ async def apply_page(t: Turn) -> bool:
     focus = t.dialogue.get("focus") or {}
     if seen.get("ref") == ref:
         # The same page as before: the conversation's focus stands unless they say "this one" again.
+        if seen.get("sold") and _about_page(t):
+            t.intent = "page_vehicle_sold"
+            t.out.say("page_sold_again", 0, title=seen.get("title") or "vehicle")
+            t.out.offer("Show similar ones", "Browse inventory")
+            return True
         if seen.get("sold") or not seen.get("vin") or focus.get("vin") == seen["vin"]:
             return False
         if not _THIS.search(t.parse.norm):
@@ -166,10 +183,11 @@ async def apply_page(t: Turn) -> bool:
         t.dialogue["page"] = {"ref": ref, "vin": record.vin}
         return False
     if record.status == "sold":
-        t.dialogue["page"] = {"ref": ref, "vin": record.vin, "sold": True}
+        t.dialogue["page"] = {"ref": ref, "vin": record.vin, "sold": True, "title": record.title()}
         if focus.get("vin") == record.vin:
             t.dialogue.pop("focus", None)
-        if not (set(t.parse.intents) & (VEHICLE_INTENTS | {"greet"}) or t.ents.deictic or not t.parse.intents):
+        intents = set(t.parse.intents)
+        if intents & PERSON or not (intents & (VEHICLE_INTENTS | {"greet"}) or t.ents.deictic or not intents):
             return False
         t.intent = "page_vehicle_sold"
         t.set_pending(None)
@@ -190,7 +208,7 @@ def greet_page(t: Turn, v: Vehicle) -> None:
     o = t.out
     color = f", {inventory.short_color(v.exterior_color)}" if v.exterior_color and t.channel != "voice" else ""
     key = "greet_vdp" if v.status == "available" else "greet_vdp_plain"
-    o.say(key, 0, who=t.who, title=v.title(), price=o.money(v.price), miles=_miles(v), color=color,
+    o.say(key, 0, who=t.who, title=v.title(), price=_money(t, v), miles=_miles(v), color=color,
           dealer=t.deps.dealer.name)  # fmt: skip
     if v.status != "available":
         flag = {"pending": "attr_pending", "in_transit": "attr_in_transit"}.get(v.status, "attr_pending")
@@ -198,6 +216,10 @@ def greet_page(t: Turn, v: Vehicle) -> None:
     t.show_card(v)
     o.say("greet_vdp_next", 1)
     o.offer("Book a test drive", "Is it available?", "Similar ones")
+
+
+def _money(t: Turn, v: Vehicle) -> str:
+    return t.out.money(float(v.price) if v.price is not None else None)
 
 
 def _miles(v: Vehicle) -> str:
@@ -232,12 +254,15 @@ async def handle_lead(t: Turn) -> bool:
     provider = str(meta.get("lead_provider") or "").strip()
     via = f" through {provider}" if provider else ""
     hi = f"Hi {t.first_name}" if t.first_name else "Hi"
-    lv = meta.get("lead_vehicle") if isinstance(meta.get("lead_vehicle"), dict) else {}
+    lv: dict[str, Any] = meta["lead_vehicle"] if isinstance(meta.get("lead_vehicle"), dict) else {}
     ref = lv.get("vin") or lv.get("stock_number") or _ref(meta)
     record = await _record(t, str(ref)) if ref else None
     t.intent = "lead_response"
     if record is None and not lv:
         t.out.say("lead_thanks_general", 0, hi=hi, via=via, dealer=t.deps.dealer.name)
+        if not comments:
+            t.out.say("lead_how_help", 0)
+            return True
         return False  # a general inquiry: the comments go through the ordinary flows
     p = t.parse
     if set(p.intents) & {"legal", "complaint"}:
@@ -252,19 +277,19 @@ async def handle_lead(t: Turn) -> bool:
         key = "lead_sold" if record is not None else "lead_not_found"
         t.out.say(key, 0, title=title)
         await _lead_similar(t, record, lv)
-        _lead_extras(t)
-        _fit_sms(t, thanks, short_thanks)
+        _fit_sms(t, thanks, short_thanks, [])
         return True
     t.focus(v)
     t.show_card(v)
     status = {"available": "lead_available", "pending": "lead_pending", "in_transit": "lead_in_transit"}
-    t.out.say(status.get(v.status, "lead_pending"), 0, price=t.out.money(v.price), title=v.title())
+    t.out.say(status.get(v.status, "lead_pending"), 0, price=_money(t, v), title=v.title())
+    before = len(t.out.parts)
     _answer_comment(t, v)
+    answers = [p for p in t.out.parts[before:] if p.priority == 0]
     await _lead_info(t)
     if v.status != "pending":
         await _lead_slots(t)
-    _lead_extras(t)
-    _fit_sms(t, thanks, short_thanks)
+    _fit_sms(t, thanks, short_thanks, answers)
     return True
 
 
@@ -281,7 +306,7 @@ async def _lead_similar(t: Turn, record: Vehicle | None, lv: dict[str, Any]) -> 
         t.out.say("search_ask", 1)
         return
     shown = result.matches[:2] if t.channel == "sms" else result.matches
-    t.dialogue["results"] = [inventory.snapshot(u) for u in shown]
+    t.dialogue["results"] = [snapshot(u) for u in shown]
     t.dialogue["criteria"], t.dialogue["sort"] = crit, "relevance"
     inventory.lead(t, t.out.t("similar_intro"), inventory.listing(t, shown))
     for u in shown:
@@ -353,7 +378,6 @@ async def _lead_info(t: Turn) -> None:
         t.out.say("trade_no_number", 1)
     for part in t.out.parts[before:]:
         part.priority = max(part.priority, 1)
-    t.out.quick_replies.clear()
 
 
 async def _lead_slots(t: Turn) -> None:
@@ -363,7 +387,7 @@ async def _lead_slots(t: Turn) -> None:
     dealer = t.deps.dealer
     rules = dealer.department("sales").appointments
     when = None
-    if t.ents.has_time:
+    if t.ents.has_time and rules is not None:
         when = parse_when(
             info.with_holiday_dates(t, t.parse.raw), t.deps.now(), dealer.tz, hours=dealer_hours(dealer, "sales"),
             slot_minutes=rules.slot_minutes, horizon_days=rules.horizon_days,
@@ -373,9 +397,10 @@ async def _lead_slots(t: Turn) -> None:
         if when is not None and when.exact:
             slots = await nearest_slots(t.deps, "sales", when.start, limit=count)
         elif when is not None:
-            one_day = when.start.astimezone(dealer.tz).date() == (when.end - dt.timedelta(seconds=1)).astimezone(
-                dealer.tz
-            ).date()
+            one_day = (
+                when.start.astimezone(dealer.tz).date()
+                == (when.end - dt.timedelta(seconds=1)).astimezone(dealer.tz).date()
+            )
             slots = await available_slots(
                 t.deps, "sales", start=when.start, end=when.end, limit=count, kind=ctx["kind"], daily=when.daily,
                 spread=True, per_day=count if one_day else 2,
@@ -391,18 +416,18 @@ async def _lead_slots(t: Turn) -> None:
     if not slots:
         t.out.say("lead_call_us", 1, phone=dealer.phone)
         return
+    window = ""
+    if when is not None:
+        first, last = when.start.astimezone(dealer.tz), (when.end - dt.timedelta(seconds=1)).astimezone(dealer.tz)
+        window = f"on {first:%A}" if first.date() == last.date() and not when.exact else when.description
     key = "lead_slots_window" if when is not None else "lead_slots"
-    booking.offer_list(t, ctx, slots, key, window=when.description if when is not None else "")
+    booking.offer_list(t, ctx, slots, key, window=window)
 
 
-def _lead_extras(t: Turn) -> None:
-    if t.channel != "chat":
-        t.out.quick_replies.clear()
-
-
-def _fit_sms(t: Turn, thanks: Part, short_thanks: Part) -> None:
-    """One text: what must be said (thanks, availability and price, the slots) fits 320 characters;
-    fewer slots, then a shorter thank-you, before the renderer drops the nice-to-haves."""
+def _fit_sms(t: Turn, thanks: Part, short_thanks: Part, answers: list[Part]) -> None:
+    """One text: what must be said (thanks via the provider, availability and price, the answer, the
+    slots) fits the SMS limit. In turn: two slots instead of three, the answers after the first left
+    to the renderer's trimming, a thank-you without the provider, then the first answer too."""
     if t.channel != "sms":
         return
     limit = t.deps.dealer.messaging.sms_max_chars or 320
@@ -420,12 +445,14 @@ def _fit_sms(t: Turn, thanks: Part, short_thanks: Part) -> None:
         for part in t.out.parts:
             if part.text == old:
                 part.text = new
+    for part in reversed(answers[1:]):  # the comments' first question keeps its answer longest
+        if essential() <= limit:
+            break
+        part.priority = 1
     if essential() > limit and thanks in t.out.parts:
         t.out.parts[t.out.parts.index(thanks)] = short_thanks
-    if essential() > limit:  # the comment's answer is the first nice-to-have to go
-        answers = [p for p in t.out.parts if p.priority == 0 and p is not short_thanks and p is not thanks]
-        for part in answers[1:-2]:
-            part.priority = 1
+    if essential() > limit and answers:
+        answers[0].priority = 1
 
 
 # --- 3. the vehicle discussed before -----------------------------------------------------------------
@@ -499,16 +526,16 @@ async def _from_texts(t: Turn, crit: dict[str, Any]) -> tuple[Vehicle | None, di
         e = extract(text, t.matcher)
         for ref in (e.vin, e.stock):
             if ref:
-                v = await _record(t, ref)
-                if v is not None and _fits(crit, v):
-                    return v, None
+                hit = await _record(t, ref)
+                if hit is not None and _fits(crit, hit):
+                    return hit, None
         low = text.lower()
         named = [v for title, units in by_title.items() if title in low for v in units if _fits(crit, v)]
         if len({v.vin for v in named}) == 1:
             return named[0], None
         ident = _identity(e.criteria)
         if fallback is None and ident.get("model") and _fits(crit, _probe(ident, everything)):
-            fallback = {**ident, **{k: e.criteria[k] for k in ("price_max", "mileage_max") if e.criteria.get(k)}}
+            fallback = ident  # the kind of vehicle; a budget said back then is not repeated as a bound
     if fallback is not None:
         matches = [v for v in everything if v.status != "sold" and Criteria(**_crit_args(fallback)).matches(v)]
         if len(matches) == 1:
@@ -546,20 +573,19 @@ async def handle_recall(t: Turn) -> bool:
     if v is None and (explicit or not crit):
         v, search = await _from_texts(t, crit)
     if v is None and search is None:
-        if explicit and not crit:
-            t.intent = "recall_none"
-            t.out.say("recall_none", 0)
-            t.out.offer("Browse inventory", "Book a test drive")
-            return True
-        return False
+        if not explicit:
+            return False
+        if crit:  # "that truck we talked about": say so, then show what there is
+            t.out.say("recall_none_search", 0)
+            return False
+        t.intent = "recall_none"
+        t.out.say("recall_none", 0)
+        t.out.offer("Browse inventory", "Book a test drive")
+        return True
     t.intent = "recall_vehicle"
     if v is None:
         assert search is not None
-        desc = inventory.describe(search)
         await inventory.run_search(t, search, "relevance", intro="recall_search")
-        if not t.dialogue.get("results"):
-            return True
-        t.out.parts.insert(0, Part(t.out.t("recall_search_intro", desc=desc), 0))
         return True
     if v.status == "sold":
         t.dialogue.pop("focus", None)
@@ -578,7 +604,7 @@ async def handle_recall(t: Turn) -> bool:
     stock = f" (stock #{fresh.stock_number})" if fresh.stock_number and t.channel != "voice" else ""
     o.say("recall_intro", 0, title=fresh.title(), stock=stock)
     key = {"available": "recall_available", "pending": "recall_pending", "in_transit": "recall_in_transit"}
-    o.say(key.get(fresh.status, "recall_pending"), 0, price=o.money(fresh.price), miles=_miles(fresh))
+    o.say(key.get(fresh.status, "recall_pending"), 0, price=_money(t, fresh), miles=_miles(fresh))
     extra = [a for a in t.ents.asked_attrs if a not in {"availability", "price", "summary", "photos"}]
     if extra:
         inventory.answer_attrs(t, fresh, extra)

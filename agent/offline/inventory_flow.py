@@ -14,6 +14,7 @@ from agent.offline.state import Turn, snapshot
 from tools.context import ToolError
 from tools.inventory import (
     color_matches,
+    drivetrain_matches,
     feature_matches,
     search_inventory,
     trim_matches,
@@ -429,6 +430,8 @@ def answer_attrs(t: Turn, v: Any, attrs: list[str]) -> None:
             o.say(key.get(v.status, "attr_pending"), 0, title=title)
         elif a == "features":
             wanted = t.ents.criteria.get("features") or []
+            if not wanted and set(attrs) - {"features", "summary"}:
+                continue  # "does it have awd?" asks about the drivetrain, not for a feature list
             if wanted:
                 for f in wanted:
                     o.say(
@@ -443,7 +446,12 @@ def answer_attrs(t: Turn, v: Any, attrs: list[str]) -> None:
             trans = f", {v.transmission} transmission" if v.transmission else ""
             o.say("attr_engine", 0, title=title, engine=v.engine or "not listed", trans=trans)
         elif a == "drivetrain":
-            o.say("attr_drivetrain", 0, title=title, drivetrain=v.drivetrain or "not listed")
+            asked = t.ents.criteria.get("drivetrain")
+            if asked and v.drivetrain:  # "does it have awd?": yes, or what it has instead
+                said = "attr_drivetrain_yes" if drivetrain_matches(asked, v.drivetrain) else "attr_drivetrain_no"
+                o.say(said, 0, title=title, drivetrain=v.drivetrain, asked=asked)
+            else:
+                o.say("attr_drivetrain", 0, title=title, drivetrain=v.drivetrain or "not listed")
         elif a == "mpg":
             o.say("attr_mpg", 0, title=title, fuel=(v.fuel_type or "gas").lower(), engine=v.engine or "")
         elif a == "fuel":

@@ -30,7 +30,6 @@ CHANGES_PENDING = {
     "test_drive", "book_service", "book_appointment", "reschedule", "cancel_appointment", "inventory_search",
     "refine_search", "trade_in", "service_price", "human", "complaint", "legal", "credit", "negotiation",
 }  # fmt: skip
-PERSON = {"legal", "complaint", "human", "opt_out", "other_customer"}  # answered before any context
 
 
 def capture_profile(t: Turn) -> None:
@@ -65,7 +64,7 @@ async def decide(t: Turn) -> None:
     capture_profile(t)
     p = t.parse
     intents = list(p.intents)
-    if not set(intents) & PERSON and await context.apply_page(t):
+    if await context.apply_page(t):
         return
 
     # 2. a person is needed

@@ -120,6 +120,12 @@ def test_diff_finds_regressions_and_fixes() -> None:
     assert not diff_runs(A, A).regressed
 
 
+def test_diff_flags_scenarios_whose_definition_changed() -> None:
+    a, b = A.model_copy(deep=True), B.model_copy(deep=True)
+    a.scenarios[2].definition, b.scenarios[2].definition = "aaa", "bbb"
+    assert diff_runs(a, b).redefined == ["consent/c"]
+
+
 def test_pass_rates_with_k_runs_show_flakiness_in_the_diff() -> None:
     steady = _run({"s/a": [[("e", True)]] * 4}, run_id="steady")
     flaky = _run({"s/a": [[("e", True)], [("e", False)], [("e", True)], [("e", True)]]}, run_id="flaky")

@@ -146,7 +146,16 @@ class Chat:
             self.customer = res.customer
         return self.customer
 
-    async def say(self, text: str) -> BrainOutput:
+    async def say(
+        self,
+        text: str,
+        *,
+        meta: dict[str, Any] | None = None,
+        memories: list[str] | None = None,
+        summary: str = "",
+    ) -> BrainOutput:
+        """One turn. `meta` is what the channel hands in (page context, lead fields); `memories` and
+        `summary` are what the graph retrieves and folds (cross-channel recollections, older turns)."""
         customer = await self._customer()
         deps = self.rt.deps(customer.id, self.channel)
         inp = BrainInput(
@@ -155,7 +164,10 @@ class Chat:
             customer=customer,
             deps=deps,  # type: ignore[arg-type]
             history=list(self.history[-8:]),
+            summary=summary,
+            memories=list(memories or []),
             dialogue=json.loads(json.dumps(self.dialogue)),
+            meta=dict(meta or {}),
         )
         started = time.perf_counter()
         out = await self.rt.brain.respond(inp)

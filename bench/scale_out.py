@@ -1,0 +1,109 @@
+"""Benchmark 5 — scale-out: two server processes on one Redis, one customer's texts hitting both.
+
+Two `python -m bench.serve` processes (the product app, fake model at 500 ms per call) share one Redis
+and one dealer; the conversations load of benchmark 2 is split across them so that consecutive texts
+of a customer, the parts of a burst and a retry of a text all go to different processes. The
+per-number burst lease, the per-customer lock and the idempotency keys must still give exactly one
+reply per turn, in order (audited as in benchmark 2).
+
+Baseline: the same load on one process — benchmark 2's figures when it ran in this invocation, else
+measured here on the first process before the split run.
+
+There is no `dealeros worker` command in the codebase yet (jobs run inside `dealeros serve`); when one
+exists, it belongs in this benchmark.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bench.common import BenchResult, Stats, fmt_ratio, ratio
+from bench.env import BenchDealer, BenchRedis
+from bench.procs import ServerProcess, running
+from bench.sms_load import load, loop_note
+from bench.sms_traffic import Audit, Plan
+
+NUMBER = 5
+NAME = "Scale-out: two processes, one Redis"
+
+
+@dataclass
+class Sizes:
+    plan: Plan = field(default_factory=Plan)
+    latency_ms: float = 500.0
+
+
+QUICK = Sizes(plan=Plan(customers=50, texts=2, spacing_s=4.0, start_spread_s=4.0, burst_customers=5))
+TINY = Sizes(plan=Plan(customers=3, texts=2, spacing_s=2.0, start_spread_s=0.5, burst_customers=1, burst_texts=2,
+                       retry_every=2))  # fmt: skip
+
+
+async def run(bench_redis: BenchRedis, sizes: Sizes | None = None, shared: dict[str, Any] | None = None) -> BenchResult:
+    sizes = sizes or Sizes()
+    res = BenchResult(NUMBER, NAME)
+    dealer = BenchDealer.create()
+    args = ["--latency-ms", str(sizes.latency_ms)]
+    a = ServerProcess("dealeros-a", args, dealer.dir / "a", bench_redis.url, dealer.config_path)
+    b = ServerProcess("dealeros-b", args, dealer.dir / "b", bench_redis.url, dealer.config_path)
+    details: dict[str, Any] = {"plan": asdict(sizes.plan), "worker": "no `dealeros worker` command exists yet"}
+    res.details = details
+    single = (shared or {}).get("sms_single_process")
+    if single is not None and single.get("plan") != asdict(sizes.plan):
+        single = None
+    try:
+        async with running(a, b):
+            details["startup_s"] = {s.name: round(s.started_s, 1) for s in (a, b)}
+            if single is None:
+                single = await load([a], sizes.plan, bench_redis, dealer)
+                details["single_source"] = "measured here on one process"
+            else:
+                details["single_source"] = "benchmark 2, same run"
+            details["single"] = single
+            details["split"] = await load([a, b], sizes.plan, bench_redis, dealer)
+    finally:
+        await dealer.cleanup(bench_redis.url)
+    _summarize(res)
+    return res
+
+
+def _summarize(res: BenchResult) -> None:
+    d = res.details
+    split, single = d["split"], d["single"]
+    result = Audit(**split["audit"])
+    ok = set(split["statuses"]) == {"200"}
+    res.add(
+        "2 processes: replies duplicate / lost / out of order",
+        result.brief() + ("" if ok else f"; HTTP {split['statuses']}"),
+        "0 / 0 / 0",
+        "1 process: " + Audit(**single["audit"]).brief().split(" — ")[0],
+        "",
+        met=result.clean and ok,
+    )
+    res.add(
+        "  customers whose texts reached both processes",
+        f"{result.customers_on_both} of {d['plan']['customers'] + d['plan']['burst_customers']}",
+        "",
+        "",
+        "",
+    )
+    ack, ack1 = Stats(**split["ack"]), Stats(**single["ack"])
+    res.add(
+        "  SMS ack across 2 processes",
+        ack.brief("p50", "p99"),
+        "",
+        "1 process " + ack1.brief("p50", "p99"),
+        fmt_ratio(ratio(ack1.p99, ack.p99)) + " (p99)",
+    )
+    lat, lat1 = Stats(**split["audit"]["reply_latency"]), Stats(**single["audit"]["reply_latency"])
+    res.add(
+        "  reply sent after its turn's last text",
+        lat.brief("p50", "p99"),
+        "",
+        "1 process " + lat1.brief("p50", "p99"),
+        fmt_ratio(ratio(lat1.p99, lat.p99)) + " (p99)",
+    )
+    res.notes.append(loop_note("Scale-out", split["servers"]) + f"; baseline: {d['single_source']}.")
+    if result.problems:
+        res.notes.append("Scale-out problems: " + "; ".join(result.problems[:5]))
+    res.notes.append("Scale-out: no `dealeros worker` command exists yet, so no worker process was started.")

@@ -1,0 +1,193 @@
+"""Benchmark 3 — voice: from a ConversationRelay `prompt` to the first `text` token, minus the model's TTFT.
+
+A real server process (`python -m bench.serve`: the product app) runs with a streaming fake model whose
+answer starts exactly 300 ms after it is called and then streams word by word with no gap (so the
+sentence-level stream guard forwards the first sentence as soon as the model has produced it); a
+prompt that mentions a stock number first makes one tool call, in a tool round of zero latency.
+Calls are real websockets (`/twilio/relay`, handshake signed over the public `wss://` URL like Twilio
+signs it): `setup`, then prompts one after the other, each waited out to its `last` token.
+
+Overhead = (first non-empty `text` token received − `prompt` sent) − 300 ms: everything the runtime does
+before the model's first token reaches the caller (identity, idempotency, lock, timeline, context
+and memory recall, the graph, the guards, the websocket). Baseline, same run: the fake model's own
+time to first token measured directly (`astream`), at the same concurrency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bench.common import BenchResult, Stats, fmt_ms, fmt_ratio, ratio
+from bench.env import BenchDealer, BenchRedis
+from bench.fakes import FixedLatencyChatModel
+from bench.inproc import new_phone
+from bench.procs import AUTH_TOKEN, PUBLIC_URL, ServerProcess, running
+
+NUMBER = 3
+NAME = "Voice first token"
+TTFT_MS = 300.0
+TARGET_P95_OVERHEAD_MS = 30.0
+DEALER_NUMBER = "+18135550142"
+DIRECT = [
+    "Hi, are you open today?",
+    "What's your address?",
+    "Do you have any trucks on the lot?",
+    "How late is service open on Saturday?",
+    "Can I bring my own financing?",
+]
+WITH_TOOL = ["Is stock T26101 still available?", "What's the price on stock T26101?"]
+
+
+@dataclass
+class Sizes:
+    calls: int = 20
+    concurrent: int = 10
+    prompts: int = 10  # per call, alternating direct / with a tool call
+    pause_s: float = 0.2  # between a reply's end and the caller's next prompt
+
+
+QUICK = Sizes(calls=6, concurrent=3, prompts=6)
+TINY = Sizes(calls=1, concurrent=1, prompts=2, pause_s=0.05)
+
+
+def server_args() -> list[str]:
+    return ["--latency-ms", str(TTFT_MS), "--tool-latency-ms", "0", "--tool-when", "stock"]
+
+
+async def call(base_url: str, prompts: list[str], pause_s: float) -> list[dict[str, Any]]:
+    """One phone call over ConversationRelay; per prompt: first-token and last-token times."""
+    from twilio.request_validator import RequestValidator
+    from websockets.asyncio.client import connect
+
+    from channels.twilio_common import RELAY_PATH, websocket_url
+
+    public = websocket_url(PUBLIC_URL, RELAY_PATH)
+    headers = {"X-Twilio-Signature": RequestValidator(AUTH_TOKEN).compute_signature(public, {})}
+    url = base_url.replace("http://", "ws://") + RELAY_PATH
+    call_sid = "CA" + secrets.token_hex(16)
+    phone = new_phone()
+    out = []
+    async with connect(url, additional_headers=headers, open_timeout=30) as ws:
+        await ws.send(json.dumps({
+            "type": "setup", "sessionId": "VX" + secrets.token_hex(16), "accountSid": "AC" + "0" * 32,
+            "callSid": call_sid, "from": phone, "to": DEALER_NUMBER, "direction": "inbound",
+            "customParameters": {"caller": phone, "call_sid": call_sid},
+        }))  # fmt: skip
+        for text in prompts:
+            t0 = time.perf_counter()
+            await ws.send(json.dumps({"type": "prompt", "voicePrompt": text, "lang": "en-US", "last": True}))
+            first = None
+            tokens = []
+            async with asyncio.timeout(30):
+                while True:
+                    msg = json.loads(await ws.recv())
+                    if msg.get("type") == "text":
+                        if msg.get("token") and first is None:
+                            first = time.perf_counter() - t0
+                        tokens.append(msg.get("token", ""))
+                        if msg.get("last"):
+                            break
+                    elif msg.get("type") == "end":
+                        break
+            out.append({"kind": "tool" if "stock" in text else "direct", "first_s": first,
+                        "last_s": time.perf_counter() - t0, "text": "".join(tokens)})  # fmt: skip
+            await asyncio.sleep(pause_s)
+    return out
+
+
+async def calls(base_url: str, sizes: Sizes) -> list[dict[str, Any]]:
+    gate = asyncio.Semaphore(sizes.concurrent)
+
+    async def one(i: int) -> list[dict[str, Any]]:
+        # unique wording per prompt: the embedder's query cache must not make recall free
+        prompts = [(DIRECT[(i + k) % len(DIRECT)] if k % 2 == 0 else WITH_TOOL[(i + k) % len(WITH_TOOL)])
+                   + f" This is caller {i} again, question {k}." for k in range(sizes.prompts)]  # fmt: skip
+        async with gate:
+            return await call(base_url, prompts, sizes.pause_s)
+
+    results = await asyncio.gather(*(one(i) for i in range(sizes.calls)))
+    return [r for rs in results for r in rs]
+
+
+async def model_ttft(samples: int, concurrent: int) -> list[float]:
+    """The fake model's own time to first chunk, called directly (`astream`), `concurrent` at a time."""
+    from langchain_core.messages import HumanMessage
+
+    model = FixedLatencyChatModel(latency_s=TTFT_MS / 1000)
+    out: list[float] = []
+
+    async def worker(n: int) -> None:
+        for _ in range(n):
+            t0 = time.perf_counter()
+            async for _chunk in model.astream([HumanMessage("Hi, are you open today?")]):
+                out.append(time.perf_counter() - t0)
+                break
+            await asyncio.sleep(0.05)
+
+    per = max(1, samples // concurrent)
+    await asyncio.gather(*(worker(per) for _ in range(concurrent)))
+    return out
+
+
+async def run(bench_redis: BenchRedis, sizes: Sizes | None = None, shared: dict[str, Any] | None = None) -> BenchResult:
+    sizes = sizes or Sizes()
+    res = BenchResult(NUMBER, NAME)
+    dealer = BenchDealer.create()
+    server = ServerProcess("voice", server_args(), dealer.dir / "voice", bench_redis.url, dealer.config_path)
+    details: dict[str, Any] = {"sizes": asdict(sizes), "ttft_ms": TTFT_MS}
+    res.details = details
+    try:
+        async with running(server):
+            details["startup_s"] = round(server.started_s, 1)
+            await calls(server.base_url, Sizes(calls=1, concurrent=1, prompts=2, pause_s=0.05))  # warm-up
+            await server.monitor_since_last()
+            samples = await calls(server.base_url, sizes)
+            details["server"] = await server.monitor_since_last()
+    finally:
+        await dealer.cleanup(bench_redis.url)
+    n_direct = sum(1 for s in samples if s["kind"] == "direct")
+    baseline = await model_ttft(max(n_direct, 2), sizes.concurrent)
+    details["baseline_model_ttft"] = asdict(Stats.of(baseline))
+    missing = [s for s in samples if s["first_s"] is None]
+    details["no_token"] = len(missing)
+    details["example_reply"] = next((s["text"] for s in samples if s["text"]), "")
+    for kind in ("direct", "tool"):
+        firsts = [s["first_s"] for s in samples if s["kind"] == kind and s["first_s"] is not None]
+        details[kind] = {
+            "first_token": asdict(Stats.of(firsts)),
+            "overhead": asdict(Stats.of([f - TTFT_MS / 1000 for f in firsts])),
+            "last_token": asdict(Stats.of([s["last_s"] for s in samples if s["kind"] == kind])),
+        }
+    _summarize(res)
+    return res
+
+
+def _summarize(res: BenchResult) -> None:
+    d = res.details
+    base = Stats(**d["baseline_model_ttft"])
+    base_over = f"model TTFT {base.brief('p50', 'p95')} (its own overhead {fmt_ms(base.p95 - TTFT_MS)} p95)"
+    for kind, label, target in (
+        ("direct", "voice prompt → first token, overhead over 300 ms TTFT", True),
+        ("tool", "  same, after one tool call (zero-latency tool round)", False),
+    ):
+        over, first = Stats(**d[kind]["overhead"]), Stats(**d[kind]["first_token"])
+        res.add(
+            label,
+            over.brief("p50", "p95"),
+            f"p95 ≤ {TARGET_P95_OVERHEAD_MS:g} ms" if target else "",
+            base_over if target else "",
+            fmt_ratio(ratio(base.p95, first.p95)) + " (first token p95)" if target else "",
+            met=(over.p95 <= TARGET_P95_OVERHEAD_MS and not d["no_token"]) if target else None,
+        )
+    mon = d.get("server") or {}
+    if mon:
+        lag = mon["loop_lag_ms"]
+        res.notes.append(
+            f"Voice: server event loop late by {fmt_ms(lag['p50'])} p50 / {fmt_ms(lag['p99'])} p99 during the calls; "
+            f"{d['no_token']} prompts got no text token."
+        )
