@@ -75,6 +75,11 @@ class Report:
         return out
 
 
+def leaves(stages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The stages with no sub-stage listed under them (their times don't overlap each other's)."""
+    return [s for i, s in enumerate(stages) if i + 1 == len(stages) or stages[i + 1]["depth"] <= s["depth"]]
+
+
 def _resolve(target: str) -> tuple[Any, str]:
     module_name, _, path = target.partition(":")
     module = __import__(module_name, fromlist=["_"])

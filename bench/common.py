@@ -188,13 +188,22 @@ def write_json(results: list[BenchResult], *, args: dict[str, Any], path: Path |
         "note": NOISE_NOTE,
         "benchmarks": [asdict(r) for r in results],
     }
-    path.write_text(json.dumps(doc, indent=2, default=_json_default) + "\n")
+    path.write_text(json.dumps(_finite(doc), indent=2, default=_json_default) + "\n")
     return path
 
 
-def _json_default(value: Any) -> Any:
+def _finite(value: Any) -> Any:
+    """NaN (an empty sample) becomes null: JSON has no NaN."""
     if isinstance(value, float) and math.isnan(value):
         return None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _json_default(value: Any) -> Any:
     if hasattr(value, "__dataclass_fields__"):
         return asdict(value)
     if isinstance(value, Path):

@@ -1,8 +1,10 @@
 """The real turn path in this process: the stores `dealeros serve` builds, on a throwaway dealer.
 
 `Stack.open(...)` imports the demo inventory into Redis, optionally opens Chroma (embedded, in a temp
-dir) with the bundled MiniLM embedder for cross-channel memory, and builds `agent.turn.Agent` with the
-given brain and the Redis checkpointer — the same parts `server.Runtime.agent()` wires, minus HTTP.
+dir) with the bundled MiniLM embedder for cross-channel memory (and, with `index_catalog`, indexes the
+inventory and the knowledge documents in it, as `Runtime.bootstrap()` does), and builds
+`agent.turn.Agent` with the given brain and the Redis checkpointer — the same parts
+`server.Runtime.agent()` wires, minus HTTP.
 """
 
 from __future__ import annotations
@@ -49,7 +51,9 @@ class Stack:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def open(cls, bench_redis: BenchRedis, *, vector_memory: bool = False) -> AsyncIterator[Stack]:
+    async def open(
+        cls, bench_redis: BenchRedis, *, vector_memory: bool = False, index_catalog: bool = False
+    ) -> AsyncIterator[Stack]:
         from integrations.inventory_csv import import_inventory
 
         bench_dealer = BenchDealer.create()
@@ -63,14 +67,18 @@ class Stack:
             raw=handle.client(decode_responses=False),
         )
         try:
-            feed = stack.dealer.path(stack.dealer.inventory_feed)
-            await import_inventory(stack.redis, bench_dealer.keys, feed)
             if vector_memory:
                 from memory.embeddings import get_embedder
                 from memory.vectors import CustomerMemory, open_vector_store
 
                 stack.vectors = open_vector_store(None, bench_dealer.data_dir("vectors"), get_embedder())
                 stack.memory = CustomerMemory(stack.vectors, stack.dealer.id)
+            feed = stack.dealer.path(stack.dealer.inventory_feed)
+            await import_inventory(stack.redis, bench_dealer.keys, feed, vectors=stack.vectors if index_catalog else None)
+            if index_catalog and stack.vectors is not None:
+                from tools.knowledge import index_knowledge
+
+                await index_knowledge(stack.vectors, stack.dealer)
             yield stack
         finally:
             await handle.aclose()

@@ -25,11 +25,12 @@ import itertools
 import sqlite3
 import time
 import uuid
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.breakdown import Breakdown
+from bench.breakdown import Breakdown, leaves
 from bench.common import BenchResult, Stats, fmt_bytes, fmt_ms, fmt_ratio, ratio
 from bench.env import BenchRedis
 from bench.fakes import DEFAULT_ANSWER, vehicle_lookup_model
@@ -146,9 +147,11 @@ class Baseline:
 
         self._cm = AsyncSqliteSaver.from_conn_string(str(self.db_path))
         self.saver = await self._cm.__aenter__()
-        self.graph = create_react_agent(
-            vehicle_lookup_model(STOCK), ALL_TOOLS, prompt=load("system.md").text, checkpointer=self.saver
-        )
+        with warnings.catch_warnings():  # "moved to langchain.agents": still LangGraph's prebuilt ReAct agent
+            warnings.simplefilter("ignore")
+            self.graph = create_react_agent(
+                vehicle_lookup_model(STOCK), ALL_TOOLS, prompt=load("system.md").text, checkpointer=self.saver
+            )
         self.deps = ToolDeps(dealer=self.stack.dealer, redis=self.stack.redis, keys=self.stack.keys, channel="sms")
         details = await ALL_TOOLS[1].ainvoke({"vin_or_stock": STOCK}, config={"configurable": {"deps": self.deps}})
         self.tool_text = str(details)
@@ -242,7 +245,13 @@ async def baseline_storage(base: Baseline, turns: int, target: int) -> dict[str,
 
 
 # --- the benchmark ---------------------------------------------------------------------------------
-async def run(bench_redis: BenchRedis, sizes: Sizes | None = None, *, results_dir: Path | None = None) -> BenchResult:
+async def run(
+    bench_redis: BenchRedis,
+    sizes: Sizes | None = None,
+    shared: dict[str, Any] | None = None,
+    *,
+    results_dir: Path | None = None,
+) -> BenchResult:
     sizes = sizes or Sizes()
     res = BenchResult(NUMBER, NAME)
     details: dict[str, Any] = {"sizes": asdict(sizes), "redis": bench_redis.description, "lengths": {}}
@@ -355,10 +364,10 @@ def _summarize(res: BenchResult, sizes: Sizes) -> None:
         met=total <= TARGET_BYTES,
     )
     bd = res.details["breakdown"]["without vector memory"]
-    top = sorted((s for s in bd["stages"] if s["depth"] >= 1), key=lambda s: -s["ms_per_turn"])[:4]
+    top = sorted(leaves(bd["stages"]), key=lambda s: -s["ms_per_turn"])[:5]
     res.notes.append(
         f"Per-turn breakdown at {longest} prior turns (no vector memory): {bd['wall_ms_per_turn']:.1f} ms wall, "
-        f"{bd['cpu_ms_per_turn']:.1f} ms CPU, {bd['redis_round_trips_per_turn']:g} Redis round trips; largest stages: "
+        f"{bd['cpu_ms_per_turn']:.1f} ms CPU, {bd['redis_round_trips_per_turn']:g} Redis round trips; largest leaf stages: "
         + "; ".join(f"{s['label']} {fmt_ms(s['ms_per_turn'])}" for s in top)
         + " (full table in the JSON)."
     )

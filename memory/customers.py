@@ -192,6 +192,26 @@ class CustomerStore:
         await self.redis.zadd(self.keys.customers(), {customer.id: int(now.timestamp() * 1000)})
         return customer
 
+    async def _create_claiming(self, kind: IdentityKind, value: str, **fields: Any) -> tuple[Customer, bool]:
+        """Create a customer only if it wins the identifier: the profile is written first but is
+        unreachable until the index names it, so of two racing first contacts exactly one record
+        exists afterwards (the loser's draft is deleted and the winner returned)."""
+        now = self.clock()
+        draft = Customer(
+            id=f"c{secrets.token_hex(8)}",
+            dealer=self.keys.dealer,
+            created_at=now,
+            updated_at=now,
+            **{IDENTITY_FIELDS[kind]: [value]},
+            **fields,
+        )
+        await self.redis.set(self.keys.profile(draft.id), draft.model_dump_json())
+        if await self.redis.hsetnx(self.keys.identity_index(kind), value, draft.id):
+            await self.redis.zadd(self.keys.customers(), {draft.id: int(now.timestamp() * 1000)})
+            return draft, True
+        await self.redis.delete(self.keys.profile(draft.id))
+        return await self.primary_of(await self.redis.hget(self.keys.identity_index(kind), value)), False
+
     async def resolve(
         self,
         *,
@@ -221,16 +241,13 @@ class CustomerStore:
         if not owners:
             if not create:
                 return None
-            customer = await self.create(name=name, source=source)
-            created = True
+            customer, created = await self._create_claiming(*given[0], name=name, source=source)
         else:
             customer, created = owners[0], False
         result = ResolveResult(customer=customer, created=created)
         together = " and ".join(f"{k} {v}" for k, v in given)
         for kind, value in given:
-            merge = await self.attach(
-                customer.id, kind, value, reason=f"same person: {together} given together"
-            )
+            merge = await self.attach(customer.id, kind, value, reason=f"same person: {together} given together")
             if merge:
                 result.merges.append(merge)
         result.customer = await self.primary_of(customer.id)

@@ -33,9 +33,12 @@ async def test_any_identifier_finds_the_one_customer(redis, keys):
 
 
 async def test_concurrent_resolves_of_a_new_phone_make_one_customer(redis_handle, redis, keys):
-    clients = [redis_handle.client() for _ in range(8)]
-    results = await asyncio.gather(*(CustomerStore(c, keys).resolve(phone="+18135550177") for c in clients))
-    assert len({r.customer.id for r in results}) == 1
+    clients = [redis_handle.client() for _ in range(20)]
+    for phone in ("+18135550177", "+18135550178", "+18135550179"):
+        results = await asyncio.gather(*(CustomerStore(c, keys).resolve(phone=phone) for c in clients))
+        assert len({r.customer.id for r in results}) == 1
+        assert sum(r.created for r in results) == 1
+    assert await redis.zcard(keys.customers()) == 3  # no orphan records left behind
     for c in clients:
         await c.aclose()
 
