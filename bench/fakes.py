@@ -26,8 +26,11 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import Field
 
-DEFAULT_ANSWER = "Yes, that one is still here and ready for a test drive. Want me to set up a time for you?"
+# Two sentences (the voice stream guard forwards the first once the second starts) that make no claim the
+# outbound guard would have to check against tool facts, so every turn takes the same guard path.
+DEFAULT_ANSWER = "Happy to help with that! Would you like to come by and take a look?"
 _ids = itertools.count(1)
 
 
@@ -35,7 +38,7 @@ class FixedLatencyChatModel(BaseChatModel):
     """A tool-calling chat model with a fixed time to first token (see the module docstring)."""
 
     tool_name: str | None = None
-    tool_args: dict[str, Any] = {}
+    tool_args: dict[str, Any] = Field(default_factory=dict)
     tool_when: str | None = None  # call the tool only when the last human message contains this
     answer: str = DEFAULT_ANSWER
     latency_s: float = 0.0  # before the answer's first chunk

@@ -9,6 +9,7 @@ inventory and the knowledge documents in it, as `Runtime.bootstrap()` does), and
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import itertools
@@ -35,7 +36,9 @@ def new_phone() -> str:
 
 
 def sms(dealer_id: str, phone: str, text: str) -> InboundMessage:
-    return InboundMessage(dealer=dealer_id, channel="sms", text=text, phone=phone, delivery_id=f"SM{secrets.token_hex(16)}")
+    return InboundMessage(
+        dealer=dealer_id, channel="sms", text=text, phone=phone, delivery_id=f"SM{secrets.token_hex(16)}"
+    )
 
 
 @dataclass
@@ -74,7 +77,9 @@ class Stack:
                 stack.vectors = open_vector_store(None, bench_dealer.data_dir("vectors"), get_embedder())
                 stack.memory = CustomerMemory(stack.vectors, stack.dealer.id)
             feed = stack.dealer.path(stack.dealer.inventory_feed)
-            await import_inventory(stack.redis, bench_dealer.keys, feed, vectors=stack.vectors if index_catalog else None)
+            await import_inventory(
+                stack.redis, bench_dealer.keys, feed, vectors=stack.vectors if index_catalog else None
+            )
             if index_catalog and stack.vectors is not None:
                 from tools.knowledge import index_knowledge
 
@@ -137,9 +142,13 @@ class Stack:
         return inbound
 
     async def prefill_memories(self, customer_id: str, events: list[TimelineEvent]) -> None:
-        """What `CustomerMemory.remember` would have stored for these events, in batches."""
+        """What `CustomerMemory.remember` would have stored for these events, in batches (through the
+        index's Chroma collection, with each distinct text embedded once)."""
         if self.memory is None or not events:
             return
+        index = self.memory.index
+        unique = sorted({e.text for e in events})
+        vectors = dict(zip(unique, index._embedder.embed(unique), strict=True))  # prefill texts repeat: embed once
         for i in range(0, len(events), 256):
             batch = events[i : i + 256]
             ids = [self.memory.memory_id(customer_id, f"e:{e.id}") for e in batch]
@@ -149,4 +158,8 @@ class Stack:
                  "event_id": e.id}
                 for e in batch
             ]  # fmt: skip
-            await self.memory.index.upsert(ids, [e.text for e in batch], metas)
+            texts = [e.text for e in batch]
+            embeddings = [vectors[t] for t in texts]
+            # what VectorIndex.upsert does, minus re-embedding the same few texts hundreds of times
+            await asyncio.to_thread(index._coll().upsert, ids=ids, documents=texts, metadatas=metas,
+                                    embeddings=embeddings)  # fmt: skip

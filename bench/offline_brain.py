@@ -48,7 +48,7 @@ _BRAIN = [
     ("NLU classify (rules + entities)", 5, "agent.offline.brain:classify"),
     ("policy decide (flows, tools)", 5, "agent.offline.policy:decide"),
     ("example-utterance match (embedding)", 6, "agent.offline.nlu:ExampleIndex.nearest"),
-    ("inventory semantic ranking", 6, "tools.inventory:_semantic_scores"),
+    ("inventory semantic ranking", 6, "tools.inventory.search:_semantic_scores|tools.inventory:_semantic_scores"),
     ("knowledge search", 6, "agent.offline.info_flow:search_knowledge"),
     ("all vector queries (embed + Chroma, incl. memory recall)", 3, "memory.vectors:VectorIndex.query"),
     ("all query embeddings (MiniLM, in a worker thread)", 3, "memory.embeddings:Embedder.embed_one"),

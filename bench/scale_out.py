@@ -18,9 +18,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bench import sms_load
 from bench.common import BenchResult, Stats, fmt_ratio, ratio
-from bench.env import BenchDealer, BenchRedis
-from bench.procs import ServerProcess, running
+from bench.env import BenchRedis
+from bench.fleet import fleet_for
 from bench.sms_load import load, loop_note
 from bench.sms_traffic import Audit, Plan
 
@@ -31,38 +32,31 @@ NAME = "Scale-out: two processes, one Redis"
 @dataclass
 class Sizes:
     plan: Plan = field(default_factory=Plan)
-    latency_ms: float = 500.0
 
 
-QUICK = Sizes(plan=Plan(customers=50, texts=2, spacing_s=4.0, start_spread_s=4.0, burst_customers=5))
-TINY = Sizes(plan=Plan(customers=3, texts=2, spacing_s=2.0, start_spread_s=0.5, burst_customers=1, burst_texts=2,
-                       retry_every=2))  # fmt: skip
+# benchmark 2's conversations plans: its one-process figures are then this benchmark's baseline
+QUICK = Sizes(plan=sms_load.QUICK.conversations)
+TINY = Sizes(plan=sms_load.TINY.conversations)
 
 
 async def run(bench_redis: BenchRedis, sizes: Sizes | None = None, shared: dict[str, Any] | None = None) -> BenchResult:
     sizes = sizes or Sizes()
     res = BenchResult(NUMBER, NAME)
-    dealer = BenchDealer.create()
-    args = ["--latency-ms", str(sizes.latency_ms)]
-    a = ServerProcess("dealeros-a", args, dealer.dir / "a", bench_redis.url, dealer.config_path)
-    b = ServerProcess("dealeros-b", args, dealer.dir / "b", bench_redis.url, dealer.config_path)
     details: dict[str, Any] = {"plan": asdict(sizes.plan), "worker": "no `dealeros worker` command exists yet"}
     res.details = details
     single = (shared or {}).get("sms_single_process")
     if single is not None and single.get("plan") != asdict(sizes.plan):
         single = None
-    try:
-        async with running(a, b):
-            details["startup_s"] = {s.name: round(s.started_s, 1) for s in (a, b)}
-            if single is None:
-                single = await load([a], sizes.plan, bench_redis, dealer)
-                details["single_source"] = "measured here on one process"
-            else:
-                details["single_source"] = "benchmark 2, same run"
-            details["single"] = single
-            details["split"] = await load([a, b], sizes.plan, bench_redis, dealer)
-    finally:
-        await dealer.cleanup(bench_redis.url)
+    async with fleet_for(shared, bench_redis, {"dealeros-a", "dealeros-b"}) as fleet:
+        a, b = fleet["dealeros-a"], fleet["dealeros-b"]
+        details["startup_s"] = fleet.startup_s()
+        if single is None:
+            single = await load([a], sizes.plan, bench_redis, fleet.dealer)
+            details["single_source"] = "measured here on one process"
+        else:
+            details["single_source"] = "benchmark 2, same run"
+        details["single"] = single
+        details["split"] = await load([a, b], sizes.plan, bench_redis, fleet.dealer)
     _summarize(res)
     return res
 

@@ -5,6 +5,8 @@ The app is built exactly as `server.serve` builds it (Settings from the environm
 agent, the agent `Runtime.agent()` wires (offline brain, vector memory, Redis checkpointer) gets an
 `LLMBrain` over `bench.fakes.FixedLatencyChatModel` instead — the offline brain stays its fallback.
 Nothing in the product reads a setting that could swap a fake in; this module is the only way.
+Voice calls can get their own fake model (`--voice-latency-ms` …: a streaming model with a fixed time
+to first token), so one server process serves both the SMS and the voice benchmarks.
 
 Modes (for same-run baselines of the SMS benchmark):
   dealeros  the product app (default)
@@ -26,16 +28,34 @@ from fastapi import FastAPI, HTTPException, Request
 from bench.fakes import FixedLatencyChatModel
 
 
-def fake_model(args: argparse.Namespace) -> FixedLatencyChatModel:
-    tool = None if args.no_tool else "get_vehicle_details"
+def fake_model(args: argparse.Namespace, prefix: str = "") -> FixedLatencyChatModel:
+    def opt(name: str) -> Any:
+        value = getattr(args, prefix + name)
+        return getattr(args, name) if value is None else value
+
+    latency = opt("latency_ms")
+    tool_latency = opt("tool_latency_ms")
     return FixedLatencyChatModel(
-        tool_name=tool,
+        tool_name=None if args.no_tool else "get_vehicle_details",
         tool_args={"vin_or_stock": args.stock},
-        tool_when=args.tool_when,
-        latency_s=args.latency_ms / 1000,
-        tool_latency_s=(args.latency_ms if args.tool_latency_ms is None else args.tool_latency_ms) / 1000,
+        tool_when=opt("tool_when"),
+        latency_s=latency / 1000,
+        tool_latency_s=(latency if tool_latency is None else tool_latency) / 1000,
         token_gap_s=args.token_gap_ms / 1000,
     )
+
+
+class ChannelBrains:
+    """Hands each turn to the brain for its channel (bench only: voice and SMS get different fakes)."""
+
+    name = "llm"
+
+    def __init__(self, default: Any, by_channel: dict[str, Any]) -> None:
+        self.default = default
+        self.by_channel = by_channel
+
+    async def respond(self, inp: Any) -> Any:
+        return await self.by_channel.get(inp.channel, self.default).respond(inp)
 
 
 def build_app(args: argparse.Namespace) -> Any:
@@ -50,7 +70,11 @@ def build_app(args: argparse.Namespace) -> Any:
 
     runtime = Runtime.open(settings)
     agent = runtime.agent()  # production wiring; create_app reuses this instance (runtime.parts["agent"])
-    agent.brain = LLMBrain(model=fake_model(args), tools=ALL_TOOLS, fallback=agent.brain)
+    brain = LLMBrain(model=fake_model(args), tools=ALL_TOOLS, fallback=agent.brain)
+    if args.voice_latency_ms is not None:
+        voice = LLMBrain(model=fake_model(args, "voice_"), tools=ALL_TOOLS, fallback=agent.brain)
+        brain = ChannelBrains(brain, {"voice": voice})
+    agent.brain = brain
     app = create_app(settings, runtime)
     if args.mode == "sync":
         add_sync_sms_route(app, agent, settings)
@@ -184,6 +208,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stock", default="T26101", help="stock number the fake model looks up")
     parser.add_argument("--tool-when", default=None, help="call the tool only when the message contains this")
     parser.add_argument("--no-tool", action="store_true", help="the fake model answers without calling a tool")
+    parser.add_argument("--voice-latency-ms", type=float, default=None, help="voice calls' own fake model: TTFT")
+    parser.add_argument("--voice-tool-latency-ms", type=float, default=None)
+    parser.add_argument("--voice-tool-when", default=None)
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument("--profile", default=None, help="write a pyinstrument profile of the whole run here")
     args = parser.parse_args(argv)

@@ -1,7 +1,8 @@
 """Benchmark 2 — SMS under load: acknowledgement latency, and no duplicate, lost or reordered replies.
 
-A real server process (`python -m bench.serve`: the product app, the fake model at 500 ms per call,
-one tool call per turn, so ~1 s of model time per turn) gets signed Twilio webhooks, in two phases:
+A real server process (`python -m bench.serve`, see `bench.fleet`: the product app, the fake model at
+500 ms per call, one tool call per turn, so ~1 s of model time per turn) gets signed Twilio webhooks,
+in two phases:
 
 * **conversations** — 200 customers in conversation at once, each texting twice 8 s apart, starting at
   random moments over 8 s (≈ 25 webhooks/s with ~200 turns in flight), plus bursts from single numbers
@@ -26,7 +27,8 @@ from typing import Any
 
 from bench.common import BenchResult, Stats, fmt_ms, fmt_ratio, ratio
 from bench.env import BenchDealer, BenchRedis
-from bench.procs import ServerProcess, running
+from bench.fleet import SMS_LATENCY_MS, fleet_for
+from bench.procs import ServerProcess
 from bench.sms_traffic import Audit, Plan, acks_by_second, audit, deliver, make_traffic, wait_for_replies
 
 NUMBER = 2
@@ -42,7 +44,6 @@ def herd(customers: int = 200, bursts: int = 20) -> Plan:
 class Sizes:
     conversations: Plan = field(default_factory=Plan)
     herd: Plan | None = field(default_factory=herd)
-    latency_ms: float = 500.0
     sync_baseline: bool = True
 
 
@@ -87,36 +88,26 @@ def delivery_details(d: Any) -> dict[str, Any]:
     }
 
 
+def servers_needed(sizes: Sizes) -> set[str]:
+    return {"dealeros-a", "echo"} | ({"sync"} if sizes.sync_baseline else set())
+
+
 async def run(bench_redis: BenchRedis, sizes: Sizes | None = None, shared: dict[str, Any] | None = None) -> BenchResult:
     sizes = sizes or Sizes()
     res = BenchResult(NUMBER, NAME)
-    dealer, sync_dealer = BenchDealer.create(), BenchDealer.create()
-    args = ["--latency-ms", str(sizes.latency_ms)]
-    product = ServerProcess("dealeros", args, dealer.dir / "dealeros", bench_redis.url, dealer.config_path)
-    echo = ServerProcess("echo", ["--mode", "echo"], dealer.dir / "echo", bench_redis.url, dealer.config_path)
-    servers = [product, echo]
-    sync = None
-    if sizes.sync_baseline:
-        sync = ServerProcess("sync", ["--mode", "sync", *args], sync_dealer.dir / "sync", bench_redis.url,
-                             sync_dealer.config_path)  # fmt: skip
-        servers.append(sync)
-    details: dict[str, Any] = {"model_latency_ms": sizes.latency_ms, "phases": {}}
+    details: dict[str, Any] = {"model_latency_ms": SMS_LATENCY_MS, "phases": {}}
     res.details = details
-    try:
-        async with running(*servers):
-            details["startup_s"] = {s.name: round(s.started_s, 1) for s in servers}
-            phases = [("conversations", sizes.conversations)] + ([("herd", sizes.herd)] if sizes.herd else [])
-            for name, plan in phases:
-                phase: dict[str, Any] = {"echo": delivery_details(await deliver(make_traffic(plan, 1), [echo.base_url]))}
-                phase["dealeros"] = await load([product], plan, bench_redis, dealer)
-                if sync is not None and name == "conversations":
-                    phase["sync"] = delivery_details(
-                        await deliver(make_traffic(plan, 1), [sync.base_url], timeout_s=120)
-                    )
-                details["phases"][name] = phase
-    finally:
-        await dealer.cleanup(bench_redis.url)
-        await sync_dealer.cleanup(bench_redis.url)
+    async with fleet_for(shared, bench_redis, servers_needed(sizes)) as fleet:
+        product, echo = fleet["dealeros-a"], fleet["echo"]
+        sync = fleet["sync"] if sizes.sync_baseline else None
+        details["startup_s"] = fleet.startup_s()
+        phases = [("conversations", sizes.conversations)] + ([("herd", sizes.herd)] if sizes.herd else [])
+        for name, plan in phases:
+            phase: dict[str, Any] = {"echo": delivery_details(await deliver(make_traffic(plan, 1), [echo.base_url]))}
+            phase["dealeros"] = await load([product], plan, bench_redis, fleet.dealer)
+            if sync is not None and name == "conversations":
+                phase["sync"] = delivery_details(await deliver(make_traffic(plan, 1), [sync.base_url], timeout_s=120))
+            details["phases"][name] = phase
     if shared is not None:
         shared["sms_single_process"] = details["phases"]["conversations"]["dealeros"]
     _summarize(res, sizes)
@@ -177,7 +168,7 @@ def _summarize(res: BenchResult, sizes: Sizes) -> None:
         "  reply sent after its turn's last text",
         lat.brief("p50", "p99"),
         "",
-        f"1.5 s burst window + 2 × {sizes.latency_ms:g} ms model",
+        f"1.5 s burst window + 2 × {SMS_LATENCY_MS:g} ms model",
         "",
     )
     if "herd" in phases:

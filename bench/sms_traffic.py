@@ -362,4 +362,3 @@ async def _sid_index(redis: Any, keys: Keys) -> dict[tuple[str, int], int]:
             ref = json.loads(raw)
             counts[(ref.get("event_id"), int(ref.get("part") or 0))] += 1
     return dict(counts)
-

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import random
 import sqlite3
 import time
 import uuid
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.breakdown import Breakdown, leaves
-from bench.common import BenchResult, Stats, fmt_bytes, fmt_ms, fmt_ratio, ratio
+from bench.common import ROOT, BenchResult, Stats, fmt_bytes, fmt_ms, fmt_ratio, ratio
 from bench.env import BenchRedis
 from bench.fakes import DEFAULT_ANSWER, vehicle_lookup_model
 from bench.inproc import Stack, new_phone, sms
@@ -54,21 +55,23 @@ TARGET_BYTES = 2 * 1024 * 1024
 @dataclass
 class Sizes:
     lengths: tuple[int, ...] = (10, 100, 500)
-    customers: int = 10  # DealerOS customers per history length (measured turns rotate over them)
-    turns: int = 300  # measured DealerOS turns per history length, without vector memory
-    memory_turns: int = 150  # ... with vector memory
+    customers: int = 8  # DealerOS customers per history length (measured turns rotate over them)
+    turns: int = 200  # measured DealerOS turns per history length, without vector memory
+    memory_customers: int = 4
+    memory_turns: int = 100  # ... with vector memory
     warmup: int = 2  # real turns per customer before measuring (checkpoints exist, summary folded)
-    baseline_threads: int = 5
-    baseline_turns: int = 60  # measured baseline turns per history length
-    storage_turns: int = 100  # baseline turns run for real for its storage curve
+    baseline_threads: int = 4
+    baseline_turns: int = 40  # measured baseline turns per history length
+    storage_turns: int = 60  # baseline turns run for real for its storage curve
     storage_target_turns: int = 500
+    breakdown_turns: int = 60
     profile: bool = False  # also write a pyinstrument profile of DealerOS turns
 
 
-QUICK = Sizes(lengths=(10, 50), customers=3, turns=40, memory_turns=20, baseline_threads=2, baseline_turns=10,
-              storage_turns=20)  # fmt: skip
-TINY = Sizes(lengths=(3, 6), customers=1, turns=3, memory_turns=2, warmup=1, baseline_threads=1, baseline_turns=2,
-             storage_turns=4, storage_target_turns=8)  # fmt: skip
+QUICK = Sizes(lengths=(10, 50), customers=3, turns=40, memory_customers=2, memory_turns=20, baseline_threads=2,
+              baseline_turns=10, storage_turns=20, storage_target_turns=50, breakdown_turns=20)  # fmt: skip
+TINY = Sizes(lengths=(3, 6), customers=1, turns=3, memory_customers=1, memory_turns=2, warmup=1, baseline_threads=1,
+             baseline_turns=2, storage_turns=4, storage_target_turns=6, breakdown_turns=2)  # fmt: skip
 
 
 # --- DealerOS ---------------------------------------------------------------------------------------
@@ -112,20 +115,26 @@ async def dealeros_customers(stack: Stack, agent: Any, templates: list[Any], his
     return out
 
 
-async def time_dealeros(stack: Stack, agent: Any, customers: list[tuple[str, str]], turns: int) -> list[float]:
-    times = []
-    texts = itertools.cycle(TEXTS)
-    for k in range(turns):
-        phone, _ = customers[k % len(customers)]
-        # unique wording: the embedder's query cache must not make memory recall free
-        msg = sms(stack.dealer.id, phone, f"{next(texts)} (ref {k})")
-        t0 = time.perf_counter()
-        result = await agent.handle_turn(msg)
-        times.append(time.perf_counter() - t0)
-        if not result.replies:
-            raise RuntimeError(f"DealerOS turn produced no reply (suppressed={result.suppressed})")
+_refs = itertools.count()
+
+
+async def dealeros_turn(stack: Stack, agent: Any, phone: str) -> float:
+    """One timed turn. Background memory writes are awaited after the clock stops, so they never
+    overlap (and slow down) the next measured turn of another configuration."""
+    k = next(_refs)
+    # unique wording: the embedder's query cache must not make memory recall free
+    msg = sms(stack.dealer.id, phone, f"{TEXTS[k % len(TEXTS)]} (ref {k})")
+    t0 = time.perf_counter()
+    result = await agent.handle_turn(msg)
+    elapsed = time.perf_counter() - t0
+    if not result.replies:
+        raise RuntimeError(f"DealerOS turn produced no reply (suppressed={result.suppressed})")
     await agent.services.drain()
-    return times
+    return elapsed
+
+
+async def time_dealeros(stack: Stack, agent: Any, customers: list[tuple[str, str]], turns: int) -> list[float]:
+    return [await dealeros_turn(stack, agent, customers[k % len(customers)][0]) for k in range(turns)]
 
 
 # --- baseline ----------------------------------------------------------------------------------------
@@ -153,7 +162,8 @@ class Baseline:
                 vehicle_lookup_model(STOCK), ALL_TOOLS, prompt=load("system.md").text, checkpointer=self.saver
             )
         self.deps = ToolDeps(dealer=self.stack.dealer, redis=self.stack.redis, keys=self.stack.keys, channel="sms")
-        details = await ALL_TOOLS[1].ainvoke({"vin_or_stock": STOCK}, config={"configurable": {"deps": self.deps}})
+        lookup = next(t for t in ALL_TOOLS if t.name == "get_vehicle_details")
+        details = await lookup.ainvoke({"vin_or_stock": STOCK}, config={"configurable": {"deps": self.deps}})
         self.tool_text = str(details)
         return self
 
@@ -170,10 +180,10 @@ class Baseline:
         messages: list[Any] = []
         for _ in range(turns):
             call_id = f"call_{uuid.uuid4().hex[:12]}"
+            call = {"name": "get_vehicle_details", "args": {"vin_or_stock": STOCK}, "id": call_id, "type": "tool_call"}
             messages += [
                 HumanMessage(next(texts)),
-                AIMessage("", tool_calls=[{"name": "get_vehicle_details", "args": {"vin_or_stock": STOCK},
-                                           "id": call_id, "type": "tool_call"}]),  # fmt: skip
+                AIMessage("", tool_calls=[call]),
                 ToolMessage(self.tool_text, tool_call_id=call_id, name="get_vehicle_details"),
                 AIMessage(DEFAULT_ANSWER),
             ]
@@ -202,20 +212,22 @@ class Baseline:
         return int(cp + wr)
 
 
-async def time_baseline(base: Baseline, history: int, threads: int, turns: int) -> list[float]:
+async def baseline_threads(base: Baseline, history: int, threads: int) -> list[str]:
     names = [f"h{history}-t{i}-{uuid.uuid4().hex[:6]}" for i in range(threads)]
     for name in names:
         await base.seed(name, history)
         await base.turn(name, TEXTS[0])  # warm-up, like DealerOS's
-    times = []
-    texts = itertools.cycle(TEXTS)
-    for k in range(turns):
-        t0 = time.perf_counter()
-        state = await base.turn(names[k % threads], next(texts))
-        times.append(time.perf_counter() - t0)
-        if state["messages"][-1].content != DEFAULT_ANSWER:
-            raise RuntimeError("baseline turn did not end with the model's answer")
-    return times
+    return names
+
+
+async def baseline_turn(base: Baseline, thread: str) -> float:
+    k = next(_refs)
+    t0 = time.perf_counter()
+    state = await base.turn(thread, f"{TEXTS[k % len(TEXTS)]} (ref {k})")
+    elapsed = time.perf_counter() - t0
+    if state["messages"][-1].content != DEFAULT_ANSWER:
+        raise RuntimeError("baseline turn did not end with the model's answer")
+    return elapsed
 
 
 async def baseline_storage(base: Baseline, turns: int, target: int) -> dict[str, Any]:
@@ -261,23 +273,34 @@ async def run(
         plain = stack.agent(llm_brain(), memory=False)
         with_memory = stack.agent(llm_brain(), memory=True)
         async with Baseline(stack, stack.bench_dealer.dir / "baseline.sqlite") as base:
+            # set everything up first ...
+            plan: list[tuple[str, int, Any]] = []  # (configuration, history, phone or thread), one per timed turn
             for history in sizes.lengths:
                 row: dict[str, Any] = {}
                 customers = await dealeros_customers(stack, plain, templates, history, sizes.customers, sizes.warmup)
-                # checkpoint and total bytes of a customer with `history` + warm-up exchanges
-                _, cid = customers[0]
+                _, cid = customers[0]  # bytes of a customer with `history` + warm-up exchanges
                 row["dealeros_checkpoint_bytes"] = await stack.customer_bytes(cid, "ckpt:*")
                 row["dealeros_customer_bytes"] = await stack.customer_bytes(cid)
-                row["dealeros"] = asdict(Stats.of(await time_dealeros(stack, plain, customers, sizes.turns)))
-                row["baseline"] = asdict(
-                    Stats.of(await time_baseline(base, history, sizes.baseline_threads, sizes.baseline_turns))
-                )
                 mem_customers = await dealeros_customers(
-                    stack, with_memory, templates, history, sizes.customers, sizes.warmup
+                    stack, with_memory, templates, history, sizes.memory_customers, sizes.warmup
                 )
-                times = await time_dealeros(stack, with_memory, mem_customers, sizes.memory_turns)
-                row["dealeros_with_memory"] = asdict(Stats.of(times))
+                threads = await baseline_threads(base, history, sizes.baseline_threads)
+                plan += [("dealeros", history, customers[k % len(customers)][0]) for k in range(sizes.turns)]
+                plan += [("dealeros_with_memory", history, mem_customers[k % len(mem_customers)][0])
+                         for k in range(sizes.memory_turns)]  # fmt: skip
+                plan += [("baseline", history, threads[k % len(threads)]) for k in range(sizes.baseline_turns)]
                 details["lengths"][history] = row
+            # ... then time every configuration in one shuffled sequence: machine noise hits all alike
+            random.Random(1).shuffle(plan)
+            times: dict[tuple[str, int], list[float]] = {}
+            for config, history, who in plan:
+                if config == "baseline":
+                    elapsed = await baseline_turn(base, who)
+                else:
+                    elapsed = await dealeros_turn(stack, plain if config == "dealeros" else with_memory, who)
+                times.setdefault((config, history), []).append(elapsed)
+            for (config, history), samples in times.items():
+                details["lengths"][history][config] = asdict(Stats.of(samples))
             details["baseline_storage"] = await baseline_storage(base, sizes.storage_turns, sizes.storage_target_turns)
         # where a turn's time goes (a separate pass: the timers cost a little)
         longest = sizes.lengths[-1]
@@ -286,14 +309,54 @@ async def run(
             with Breakdown() as bd:
                 agent = stack.agent(llm_brain(), memory=memory)
                 customers = await dealeros_customers(stack, agent, templates, longest, 2, sizes.warmup)
-                n = max(sizes.memory_turns // 2, 2)
                 bd.reset()
-                await time_dealeros(stack, agent, customers, n)
-            details["breakdown"][label] = asdict(bd.report(n))
+                await time_dealeros(stack, agent, customers, sizes.breakdown_turns)
+            details["breakdown"][label] = asdict(bd.report(sizes.breakdown_turns))
+        details["cpu_profile"] = await cpu_profile(stack, templates, longest, sizes.breakdown_turns)
         if sizes.profile:
             details["profile_file"] = str(await _pyinstrument(stack, templates, longest, results_dir))
     _summarize(res, sizes)
     return res
+
+
+async def cpu_profile(stack: Stack, templates: list[Any], history: int, turns: int, top: int = 30) -> dict[str, Any]:
+    """CPU time by function (cProfile on the process CPU clock, so waiting on Redis or on the machine's
+    other work doesn't count): cumulative ms per turn, project code and the libraries it calls."""
+    import cProfile
+    import pstats
+
+    agent = stack.agent(llm_brain(), memory=False)
+    customers = await dealeros_customers(stack, agent, templates, history, 2, 2)
+    profiler = cProfile.Profile(time.process_time)
+    cpu0 = time.process_time()
+    profiler.enable()
+    await time_dealeros(stack, agent, customers, turns)
+    profiler.disable()
+    cpu = time.process_time() - cpu0
+    stats = pstats.Stats(profiler)
+    rows = []
+    for (path, line, func), (_cc, calls, tottime, cumtime, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        where = path.replace(str(ROOT) + "/", "")
+        if "site-packages/" in where:
+            where = where.split("site-packages/", 1)[1]
+        stdlib = where.startswith(("~", "<", "/"))  # built-ins and the standard library
+        rows.append(
+            {
+                "function": f"{where}:{line}({func})",
+                "calls_per_turn": calls / turns,
+                "self_ms_per_turn": tottime * 1000 / turns,
+                "cum_ms_per_turn": cumtime * 1000 / turns,
+                "stdlib": stdlib,
+            }
+        )
+    interesting = [r for r in rows if not r["stdlib"]]
+    return {
+        "turns": turns,
+        "cpu_ms_per_turn_profiled": cpu * 1000 / turns,
+        "note": "cProfile inflates CPU time ~2-3x; compare the functions' shares, not absolute values",
+        "by_cumulative": sorted(interesting, key=lambda r: -r["cum_ms_per_turn"])[:top],
+        "by_self": sorted(rows, key=lambda r: -r["self_ms_per_turn"])[:top],
+    }
 
 
 async def _pyinstrument(stack: Stack, templates: list[Any], history: int, results_dir: Path | None) -> Path:
@@ -367,8 +430,8 @@ def _summarize(res: BenchResult, sizes: Sizes) -> None:
     top = sorted(leaves(bd["stages"]), key=lambda s: -s["ms_per_turn"])[:5]
     res.notes.append(
         f"Per-turn breakdown at {longest} prior turns (no vector memory): {bd['wall_ms_per_turn']:.1f} ms wall, "
-        f"{bd['cpu_ms_per_turn']:.1f} ms CPU, {bd['redis_round_trips_per_turn']:g} Redis round trips; largest leaf stages: "
+        f"{bd['cpu_ms_per_turn']:.1f} ms CPU, {bd['redis_round_trips_per_turn']:g} Redis round trips; "
+        "largest leaf stages: "
         + "; ".join(f"{s['label']} {fmt_ms(s['ms_per_turn'])}" for s in top)
         + " (full table in the JSON)."
     )
-

@@ -1,9 +1,10 @@
 """Benchmark 3 — voice: from a ConversationRelay `prompt` to the first `text` token, minus the model's TTFT.
 
-A real server process (`python -m bench.serve`: the product app) runs with a streaming fake model whose
-answer starts exactly 300 ms after it is called and then streams word by word with no gap (so the
-sentence-level stream guard forwards the first sentence as soon as the model has produced it); a
-prompt that mentions a stock number first makes one tool call, in a tool round of zero latency.
+A real server process (`python -m bench.serve`, see `bench.fleet`: the product app) gives voice calls
+a streaming fake model whose answer starts exactly 300 ms after it is called and then streams word by
+word with no gap (so the sentence-level stream guard forwards the first sentence as soon as the
+model has produced it); a prompt that mentions a stock number first makes one tool call, in a tool
+round of zero latency.
 Calls are real websockets (`/twilio/relay`, handshake signed over the public `wss://` URL like Twilio
 signs it): `setup`, then prompts one after the other, each waited out to its `last` token.
 
@@ -23,14 +24,15 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bench.common import BenchResult, Stats, fmt_ms, fmt_ratio, ratio
-from bench.env import BenchDealer, BenchRedis
+from bench.env import BenchRedis
 from bench.fakes import FixedLatencyChatModel
+from bench.fleet import VOICE_TTFT_MS, fleet_for
 from bench.inproc import new_phone
-from bench.procs import AUTH_TOKEN, PUBLIC_URL, ServerProcess, running
+from bench.procs import AUTH_TOKEN, PUBLIC_URL
 
 NUMBER = 3
 NAME = "Voice first token"
-TTFT_MS = 300.0
+TTFT_MS = VOICE_TTFT_MS
 TARGET_P95_OVERHEAD_MS = 30.0
 DEALER_NUMBER = "+18135550142"
 DIRECT = [
@@ -53,10 +55,6 @@ class Sizes:
 
 QUICK = Sizes(calls=6, concurrent=3, prompts=6)
 TINY = Sizes(calls=1, concurrent=1, prompts=2, pause_s=0.05)
-
-
-def server_args() -> list[str]:
-    return ["--latency-ms", str(TTFT_MS), "--tool-latency-ms", "0", "--tool-when", "stock"]
 
 
 async def call(base_url: str, prompts: list[str], pause_s: float) -> list[dict[str, Any]]:
@@ -137,19 +135,15 @@ async def model_ttft(samples: int, concurrent: int) -> list[float]:
 async def run(bench_redis: BenchRedis, sizes: Sizes | None = None, shared: dict[str, Any] | None = None) -> BenchResult:
     sizes = sizes or Sizes()
     res = BenchResult(NUMBER, NAME)
-    dealer = BenchDealer.create()
-    server = ServerProcess("voice", server_args(), dealer.dir / "voice", bench_redis.url, dealer.config_path)
     details: dict[str, Any] = {"sizes": asdict(sizes), "ttft_ms": TTFT_MS}
     res.details = details
-    try:
-        async with running(server):
-            details["startup_s"] = round(server.started_s, 1)
-            await calls(server.base_url, Sizes(calls=1, concurrent=1, prompts=2, pause_s=0.05))  # warm-up
-            await server.monitor_since_last()
-            samples = await calls(server.base_url, sizes)
-            details["server"] = await server.monitor_since_last()
-    finally:
-        await dealer.cleanup(bench_redis.url)
+    async with fleet_for(shared, bench_redis, {"dealeros-a"}) as fleet:
+        server = fleet["dealeros-a"]
+        details["startup_s"] = fleet.startup_s()
+        await calls(server.base_url, Sizes(calls=1, concurrent=1, prompts=2, pause_s=0.05))  # warm-up
+        await server.monitor_since_last()
+        samples = await calls(server.base_url, sizes)
+        details["server"] = await server.monitor_since_last()
     n_direct = sum(1 for s in samples if s["kind"] == "direct")
     baseline = await model_ttft(max(n_direct, 2), sizes.concurrent)
     details["baseline_model_ttft"] = asdict(Stats.of(baseline))

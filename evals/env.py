@@ -253,14 +253,34 @@ class EvalEnvironment:
             await self.redis.delete(*batch)
 
 
-def _forget_inventory_snapshot(redis: Any, keys: Keys) -> None:
-    """The inventory module caches one snapshot (~1 MB) per dealer namespace for the process's life;
-    a long eval makes hundreds of namespaces, so drop the run's own when it ends."""
-    import tools.inventory as inventory
+def _snapshot_cache() -> dict[Any, Any] | None:
+    """The inventory's per-namespace snapshot cache, wherever the inventory package keeps it."""
+    import importlib
 
-    cache = getattr(inventory, "_SNAPSHOTS", None)
-    key = getattr(inventory.InventoryStore(redis, keys), "_cache_key", None)
-    if isinstance(cache, dict) and key is not None:
+    for name in ("tools.inventory.store", "tools.inventory"):
+        try:
+            cache = getattr(importlib.import_module(name), "_SNAPSHOTS", None)
+        except ImportError:
+            continue
+        if isinstance(cache, dict):
+            return cache
+    return None
+
+
+def cached_inventory_namespaces() -> set[str] | None:
+    """Dealer namespaces with a cached inventory snapshot (None when the cache can't be seen)."""
+    cache = _snapshot_cache()
+    return None if cache is None else {key[1] for key in cache if isinstance(key, tuple) and len(key) > 1}
+
+
+def _forget_inventory_snapshot(redis: Any, keys: Keys) -> None:
+    """The inventory caches one snapshot (~1 MB) per dealer namespace for the process's life; a long
+    eval makes hundreds of namespaces, so drop the run's own when it ends."""
+    from tools.inventory import InventoryStore, clear_inventory_cache
+
+    cache = _snapshot_cache()
+    key = getattr(InventoryStore(redis, keys), "_cache_key", None)
+    if cache is not None and key is not None:
         cache.pop(key, None)
     else:  # the cache changed shape: dropping all of it is always safe (it only costs a reload)
-        inventory.clear_inventory_cache()
+        clear_inventory_cache()

@@ -468,6 +468,7 @@ _NOT_ABOUT_A_VEHICLE = {
     "financing", "credit", "hours", "location", "contact", "service_price", "book_service", "trade_in",
     "cancel_appointment", "reschedule", "my_appointments", "opt_in", "smalltalk", "off_topic", "injection",
 }  # fmt: skip
+_COME_IN = re.compile(r"\b(?:come|stop|swing|drop) (?:in|by|over|see|look)\b|\bcome\b|\bsee it\b|\bdrive\b|\bvisit\b")
 _MEMORY_PREFIX = re.compile(r"^\[[^\]]*\]\s*")
 _SUMMARY_ROLE = re.compile(r"^(?:customer|assistant|staff) \([^)]*\):\s*")
 
@@ -608,6 +609,8 @@ async def handle_recall(t: Turn) -> bool:
     extra = [a for a in t.ents.asked_attrs if a not in {"availability", "price", "summary", "photos"}]
     if extra:
         inventory.answer_attrs(t, fresh, extra)
+    if fresh.status != "pending" and t.ents.has_time and _COME_IN.search(t.parse.norm):
+        await booking.start(t, booking.sales_context(t, "test_drive"))  # "... and can I come sat morning?"
     if not t.pending:
         o.say("vehicle_next", 1)
         o.offer("Book a test drive", "Similar ones", "Something else")

@@ -147,6 +147,8 @@ _R: dict[str, list[str]] = {
         r"\bcome (?:see|look at|check out|take a look at)\b|\blook at (?:it|the car|the truck) in person\b",
         r"\bcheck (?:it|them|that one) out\b|\bsee it (?:tomorrow|today|on|this|next|at)\b|\bcome (?:see|by) "
         r"(?:it|the)\b",
+        r"\b(?:see|look at|check out) (?:that|this|the) (?:truck|car|suv|van|vehicle|one)\b(?=.{0,20}\b(?:today|"
+        r"tomorrow|tonight|mon|tue|wed|thu|fri|sat|sun|morning|afternoon|evening|at \d|\d{1,2}(?::\d\d)? ?[ap]m))",
     ],
     "book_appointment": [
         r"\bbook (?:me|an|a|it|one|us)\b|\bschedule (?:me|an|a|it|one|us)\b|\bmake (?:an|a) (?:appointment|"
@@ -208,7 +210,8 @@ _R: dict[str, list[str]] = {
     ],
     "contact": [
         r"\bphone (?:number|#)\b|\byour number\b|\bnumber to call\b|\b(?:can|how do) i call you\b|\bwhat(?:'s| is) "
-        r"(?:the|your) (?:number|phone|email|website)\b|\bwebsite\b",
+        r"(?:the|your) (?:number|phone|email|website)\b|(?<!from the )(?<!from your )(?<!on the )(?<!on your )"
+        r"\bwebsite\b",
     ],
     "vehicle_question": [
         r"\b(?:what(?:'s| is| are)(?: the)?|how(?:'s| is)(?: the)?|what kind of|does it get good) (?:mpg|gas mileage|"

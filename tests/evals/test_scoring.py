@@ -16,13 +16,13 @@ from langchain_core.messages import AIMessage
 
 from agent.types import BrainInput, BrainOutput, HandoffRequest, Reply
 from evals.brains import BrainSpec
+from evals.env import cached_inventory_namespaces
 from evals.judge import NO_JUDGE
 from evals.loader import load_suite
 from evals.results import RunResult, ScenarioResult, TrialResult
 from evals.runner import NEEDS_SIMULATOR, RunOptions, run_eval
 from memory.keys import Keys
 from tools import booking
-from tools import inventory as inventory_module
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -411,4 +411,5 @@ async def test_runs_are_isolated_and_repeat_k_times(eval_env, suite_file) -> Non
     for t in s.trials:
         leftovers = [k async for k in eval_env.redis.scan_iter(match=Keys(t.namespace).scan_pattern(), count=1000)]
         assert leftovers == [], "each run's namespace is deleted when it ends"
-    assert not any(key[1] in {t.namespace for t in s.trials} for key in inventory_module._SNAPSHOTS)
+    cached = cached_inventory_namespaces()
+    assert cached is None or not cached & {t.namespace for t in s.trials}, "each run's inventory snapshot is dropped"

@@ -433,3 +433,26 @@ async def test_a_vehicle_in_the_slots_still_comes_first(runtime: Runtime) -> Non
     focus = chat.dialogue["focus"]
     out = await chat.say("is it still available?")
     assert focus["title"] in out.reply.text and chat.dialogue["focus"]["vin"] == focus["vin"]
+
+
+async def test_the_vehicle_from_before_and_a_time_to_come_in(runtime: Runtime) -> None:
+    sienna = await unit(runtime, "C24344")
+    chat = await returning(runtime, "+18135550197", "C24344")
+    out = await chat.say("yeah still interested. does it have leather? and can i come sat morning")
+    assert sienna.title() in out.reply.text and format_money(sienna.price) in out.reply.text
+    offered = chat.dialogue["pending"].get("offered") or [chat.dialogue["pending"]]
+    assert chat.dialogue["pending"]["ctx"]["vin"] == sienna.vin
+    assert all(local(o["iso"]).date() == dt.date(2026, 11, 21) and local(o["iso"]).hour < 12 for o in offered)
+
+
+async def test_that_truck_from_the_website_on_another_channel(runtime: Runtime) -> None:
+    tacoma = await unit(runtime, TACOMA)
+    web = Chat(runtime, "chat", visitor="visitor-cc-2")
+    await web.say("hey is the silver 2019 tacoma trd off road still available?")
+    assert web.dialogue["focus"]["vin"] == tacoma.vin
+    sms = Chat(runtime, "sms", phone="+18135550198")
+    sms.customer, sms.dialogue = web.customer, web.dialogue  # one customer, one thread across channels
+    out = await sms.say("hey its me from the website, can i see that truck saturday at 11?")
+    assert out.intent == "test_drive" and "website" not in out.reply.text
+    pending = sms.dialogue["pending"]
+    assert pending["ctx"]["vin"] == tacoma.vin and local(pending["iso"]) == dt.datetime(2026, 11, 21, 11, tzinfo=TZ)
