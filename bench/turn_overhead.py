@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.breakdown import Breakdown, leaves
-from bench.common import ROOT, BenchResult, Stats, fmt_bytes, fmt_ms, fmt_ratio, ratio
+from bench.common import BenchResult, Stats, fmt_bytes, fmt_ms, fmt_ratio, ratio
 from bench.env import BenchRedis
 from bench.fakes import DEFAULT_ANSWER, vehicle_lookup_model
 from bench.inproc import Stack, new_phone, sms
@@ -312,51 +312,10 @@ async def run(
                 bd.reset()
                 await time_dealeros(stack, agent, customers, sizes.breakdown_turns)
             details["breakdown"][label] = asdict(bd.report(sizes.breakdown_turns))
-        details["cpu_profile"] = await cpu_profile(stack, templates, longest, sizes.breakdown_turns)
         if sizes.profile:
             details["profile_file"] = str(await _pyinstrument(stack, templates, longest, results_dir))
     _summarize(res, sizes)
     return res
-
-
-async def cpu_profile(stack: Stack, templates: list[Any], history: int, turns: int, top: int = 30) -> dict[str, Any]:
-    """CPU time by function (cProfile on the process CPU clock, so waiting on Redis or on the machine's
-    other work doesn't count): cumulative ms per turn, project code and the libraries it calls."""
-    import cProfile
-    import pstats
-
-    agent = stack.agent(llm_brain(), memory=False)
-    customers = await dealeros_customers(stack, agent, templates, history, 2, 2)
-    profiler = cProfile.Profile(time.process_time)
-    cpu0 = time.process_time()
-    profiler.enable()
-    await time_dealeros(stack, agent, customers, turns)
-    profiler.disable()
-    cpu = time.process_time() - cpu0
-    stats = pstats.Stats(profiler)
-    rows = []
-    for (path, line, func), (_cc, calls, tottime, cumtime, _callers) in stats.stats.items():  # type: ignore[attr-defined]
-        where = path.replace(str(ROOT) + "/", "")
-        if "site-packages/" in where:
-            where = where.split("site-packages/", 1)[1]
-        stdlib = where.startswith(("~", "<", "/"))  # built-ins and the standard library
-        rows.append(
-            {
-                "function": f"{where}:{line}({func})",
-                "calls_per_turn": calls / turns,
-                "self_ms_per_turn": tottime * 1000 / turns,
-                "cum_ms_per_turn": cumtime * 1000 / turns,
-                "stdlib": stdlib,
-            }
-        )
-    interesting = [r for r in rows if not r["stdlib"]]
-    return {
-        "turns": turns,
-        "cpu_ms_per_turn_profiled": cpu * 1000 / turns,
-        "note": "cProfile inflates CPU time ~2-3x; compare the functions' shares, not absolute values",
-        "by_cumulative": sorted(interesting, key=lambda r: -r["cum_ms_per_turn"])[:top],
-        "by_self": sorted(rows, key=lambda r: -r["self_ms_per_turn"])[:top],
-    }
 
 
 async def _pyinstrument(stack: Stack, templates: list[Any], history: int, results_dir: Path | None) -> Path:

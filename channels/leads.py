@@ -12,7 +12,7 @@ What happens to a lead, in order, before the HTTP response (all Redis, no LLM):
    `lead` carrying the whole parsed lead.
 4. Consent: recorded only when the lead carries the disclosure text the customer agreed to
    (source `lead_form`, the text and provider as evidence). A checkbox value alone records nothing.
-5. The first response, decided by the consent gate (tools/consent.py `check_send`):
+5. The first response, decided by the consent gate (tools/consent/ `check_send`):
    * SMS is *proactive* — the customer did not text us — so it needs a recorded opt-in (step 4) and
      falls inside quiet hours;
    * email answers the customer's own inquiry, so it goes unless they opted out of email;

@@ -12,7 +12,7 @@ Derivation — how an entry maps onto the (channel, purpose) cells, and who wins
   `at` an opt-out sorts after an opt-in, so the stricter one wins. Per cell the latest entry wins.
 * **Opt-out** covers
   - `scope="all"`, or any opt-out while the revoke-all switch is on: every channel and purpose
-    (FCC revoke-all, postponed to 2027-01-31; the caller decides the switch, see tools/consent.py);
+    (FCC revoke-all, postponed to 2027-01-31; the caller decides the switch, see tools/consent/);
   - `scope="channel"`: both purposes of its channel (a STOP keyword is channel-wide);
   - `scope=None` (the default): on sms and voice both purposes (a revocation of texts or calls
     stops all of them, CTIA: nothing after STOP until START); on email the purpose given, because
