@@ -118,6 +118,28 @@ class ServerProcess:
         except httpx.HTTPError:
             return None
 
+    def log_size(self) -> int:
+        try:
+            return self.log_path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def errors_since(self, offset: int = 0) -> dict[str, int]:
+        """Exceptions the server logged since `offset` (bytes into its log), by final traceback line."""
+        import re
+        from collections import Counter
+
+        try:
+            with self.log_path.open("rb") as f:
+                f.seek(offset)
+                text = f.read().decode(errors="replace")
+        except FileNotFoundError:
+            return {}
+        found = re.findall(r"^([A-Za-z_][\w.]*(?:Error|Exception|Busy|Exceeded)[\w]*(?::[^\n]{0,120})?)$", text, re.M)
+        # one count per kind of failure, not per customer: ids and numbers out
+        normalized = [re.sub(r"\+?\b[0-9a-f]*\d[0-9a-f]{5,}\b", "…", line) for line in found]
+        return dict(Counter(normalized).most_common(10))
+
     def monitor(self) -> dict | None:
         """The `BENCH-MONITOR` summary the server printed when it stopped (event-loop lag, GC)."""
         import json

@@ -100,4 +100,7 @@ def _summarize(res: BenchResult) -> None:
     res.notes.append(loop_note("Scale-out", split["servers"]) + f"; baseline: {d['single_source']}.")
     if result.problems:
         res.notes.append("Scale-out problems: " + "; ".join(result.problems[:5]))
+    errors = {k: v for k, v in split["server_errors"].items() if v}
+    if errors:
+        res.notes.append(f"Scale-out: the servers logged {errors}")
     res.notes.append("Scale-out: no `dealeros worker` command exists yet, so no worker process was started.")

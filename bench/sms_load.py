@@ -61,6 +61,7 @@ async def load(servers: list[ServerProcess], plan: Plan, bench_redis: BenchRedis
 
     for s in servers:
         await s.monitor_since_last()  # start the phase's window
+    offsets = {s.name: s.log_size() for s in servers}
     traffic = make_traffic(plan, len(servers))
     delivery = await deliver(traffic, [s.base_url for s in servers])
     redis = Redis.from_url(bench_redis.url, decode_responses=True)
@@ -75,6 +76,7 @@ async def load(servers: list[ServerProcess], plan: Plan, bench_redis: BenchRedis
         "audit": asdict(result),
         "waited_for_replies_s": round(waited, 1),
         "servers": {s.name: await s.monitor_since_last() for s in servers},
+        "server_errors": {s.name: s.errors_since(offsets[s.name]) for s in servers},
     }
 
 
@@ -183,6 +185,9 @@ def _summarize(res: BenchResult, sizes: Sizes) -> None:
         )
         if a.problems:
             res.notes.append(f"SMS {name} problems: " + "; ".join(a.problems[:5]))
+        errors = {k: v for k, v in phase["dealeros"]["server_errors"].items() if v}
+        if errors:
+            res.notes.append(f"SMS {name}: the server logged {errors}")
         for base in ("echo", "sync"):
             if base in phase and set(phase[base]["statuses"]) != {"200"}:
                 res.notes.append(f"SMS {name}: baseline {base!r} answered {phase[base]['statuses']} (expected 200)")

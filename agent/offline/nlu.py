@@ -126,6 +126,9 @@ _R: dict[str, list[str]] = {
         r"\bmove (?:it|my|the|our|that)\b.{0,30}\b(?:appointment|to|time|day|earlier|later)\b",
         r"\bchange (?:my|the|our) (?:appointment|time|day|booking|test drive|service)\b",
         r"\bpush (?:it|my appointment|the appointment|that)\b.{0,10}\b(?:back|out|to|later)\b",
+        # "push my oil change to monday", "bump our test drive to friday", "switch my service to 3pm"
+        r"\b(?:push|bump|shift|switch|move) (?:my|our|the) (?:\w+ ){0,2}?(?:appointment|appt|oil change|"
+        r"service|test drive|visit|booking|tire rotation|inspection)s? (?:back |out |up )?(?:to|till|until)\b",
         r"\b(?:different|another|later|earlier) (?:time|day|date)\b",
         r"\binstead\b.{0,20}\b(?:appointment|of)\b|\bcan we (?:do|make it|move it)\b.{0,30}\binstead\b",
     ],

@@ -59,6 +59,9 @@ CASES: dict[str, list[str]] = {
         "what times do you have", "i'd like to come in friday", "set up an appointment", "can i stop by tomorrow",
     ],
     "reschedule": [
+        "can i push my oil change to monday afternoon instead",
+        "bump our test drive to friday",
+        "switch my service to next week",
         "can we move it to friday", "I need to reschedule", "reschedule my appt", "can i change my appointment time",
         "push my appointment back", "move my test drive to saturday", "something came up can we do a different day",
         "can we do monday instead",
