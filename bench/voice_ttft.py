@@ -6,12 +6,14 @@ word with no gap (so the sentence-level stream guard forwards the first sentence
 model has produced it); a prompt that mentions a stock number first makes one tool call, in a tool
 round of zero latency.
 Calls are real websockets (`/twilio/relay`, handshake signed over the public `wss://` URL like Twilio
-signs it): `setup`, then prompts one after the other, each waited out to its `last` token.
+signs it): `setup`, then prompts one after the other, each waited out to its `last` token — with 1, 4
+and 10 calls in progress at once (each level its own row: the runtime's share of a turn is CPU, and
+calls share one process and one embedder).
 
 Overhead = (first non-empty `text` token received − `prompt` sent) − 300 ms: everything the runtime does
 before the model's first token reaches the caller (identity, idempotency, lock, timeline, context
 and memory recall, the graph, the guards, the websocket). Baseline, same run: the fake model's own
-time to first token measured directly (`astream`), at the same concurrency.
+time to first token measured directly (`astream`), as many at once as the largest level.
 """
 
 from __future__ import annotations

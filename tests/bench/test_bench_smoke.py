@@ -85,9 +85,11 @@ def test_sms_load_audits_every_text(tiny_run):
 
 def test_voice_measures_first_tokens_and_the_models_own_ttft(tiny_run):
     d = bench(tiny_run[1], 3)["details"]
-    assert stats_ok(d["direct"]["first_token"]) and stats_ok(d["tool"]["first_token"])
+    assert d["levels"]
+    for row in d["levels"].values():
+        assert stats_ok(row["direct"]["first_token"]) and stats_ok(row["tool"]["first_token"])
+        assert row["example_reply"]
     assert stats_ok(d["baseline_model_ttft"])
-    assert d["example_reply"]
 
 
 def test_offline_brain_against_an_echo_brain(tiny_run):
