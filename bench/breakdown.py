@@ -182,9 +182,9 @@ class Breakdown:
             (rc.Pipeline, "execute", pipeline_execute),
             (rc.Pipeline, "immediate_execute_command", immediate),
         ]
-        rc.Redis.execute_command = counted_command  # type: ignore[method-assign]
-        rc.Pipeline.execute = counted_pipeline  # type: ignore[method-assign]
-        rc.Pipeline.immediate_execute_command = counted_immediate  # type: ignore[method-assign]
+        rc.Redis.execute_command = counted_command  # type: ignore[method-assign,assignment]
+        rc.Pipeline.execute = counted_pipeline  # type: ignore[method-assign,assignment]
+        rc.Pipeline.immediate_execute_command = counted_immediate  # type: ignore[method-assign,assignment]
         self._t0 = time.perf_counter()
         self._cpu0 = time.process_time()
         return self

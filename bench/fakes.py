@@ -25,6 +25,7 @@ from typing import Any
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field
 
@@ -114,7 +115,7 @@ class FixedLatencyChatModel(BaseChatModel):
             if self.tool_latency_s:
                 await asyncio.sleep(self.tool_latency_s)
             call = self._tool_call()
-            chunk = {"name": call["name"], "args": json.dumps(call["args"]), "id": call["id"], "index": 0}
+            chunk = tool_call_chunk(name=call["name"], args=json.dumps(call["args"]), id=call["id"], index=0)
             yield ChatGenerationChunk(message=AIMessageChunk(content="", tool_call_chunks=[chunk]))
             return
         if self.latency_s:

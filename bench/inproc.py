@@ -77,6 +77,8 @@ class Stack:
                 stack.vectors = open_vector_store(None, bench_dealer.data_dir("vectors"), get_embedder())
                 stack.memory = CustomerMemory(stack.vectors, stack.dealer.id)
             feed = stack.dealer.path(stack.dealer.inventory_feed)
+            if feed is None:
+                raise RuntimeError("the demo dealer config names no inventory feed")
             await import_inventory(
                 stack.redis, bench_dealer.keys, feed, vectors=stack.vectors if index_catalog else None
             )

@@ -70,7 +70,7 @@ def build_app(args: argparse.Namespace) -> Any:
 
     runtime = Runtime.open(settings)
     agent = runtime.agent()  # production wiring; create_app reuses this instance (runtime.parts["agent"])
-    brain = LLMBrain(model=fake_model(args), tools=ALL_TOOLS, fallback=agent.brain)
+    brain: Any = LLMBrain(model=fake_model(args), tools=ALL_TOOLS, fallback=agent.brain)
     if args.voice_latency_ms is not None:
         voice = LLMBrain(model=fake_model(args, "voice_"), tools=ALL_TOOLS, fallback=agent.brain)
         brain = ChannelBrains(brain, {"voice": voice})

@@ -175,7 +175,8 @@ def _summarize(res: BenchResult, sizes: Sizes) -> None:
     )
     if "herd" in phases:
         h = phases["herd"]
-        ack_row(res, f"SMS ack, herd: {sizes.herd.customers} customers' texts at once", h)
+        customers = h["dealeros"]["plan"]["customers"]
+        ack_row(res, f"SMS ack, herd: {customers} customers' texts at once", h)
         audit_row(res, "  replies: duplicate / lost / out of order", Audit(**h["dealeros"]["audit"]))
     for name, phase in phases.items():
         a = Audit(**phase["dealeros"]["audit"])

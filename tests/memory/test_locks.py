@@ -86,3 +86,16 @@ async def test_a_claim_abandoned_by_a_crashed_process_expires(redis, keys):
     assert (await done.claim("sms", "SMok")).first
     await done.complete("sms", "SMok", {"reply": "x"})
     assert await redis.ttl(keys.idempotency("sms", "SMok")) > 24 * 3600  # completed: remembered for days
+
+
+async def test_a_busy_pool_waits_instead_of_failing(redis_handle, keys):
+    """More concurrent commands than connections: they queue, none raises (a burst of webhooks)."""
+    import asyncio
+
+    client = redis_handle.client(max_connections=4, pool_timeout=10)
+    try:
+        key = keys.dealer_key("pooltest")
+        await asyncio.gather(*(client.blpop([key], timeout=0.05) for _ in range(12)))
+        assert await client.ping()
+    finally:
+        await client.aclose()
