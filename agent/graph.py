@@ -41,19 +41,17 @@ async def load_context(state: AgentState, runtime: Runtime[TurnContext]) -> dict
     # The window comes from the timeline (the source of truth): it includes what staff said during
     # a handoff and messages sent by jobs, not only this graph's own turns.
     recent = await ctx.services.timeline.read(ctx.sources, limit=WINDOW_TURNS * 2, newest=True)
+    ctx.notes["recent_events"] = recent
+    ctx.notes["recent_complete"] = len(recent) < WINDOW_TURNS * 2  # the whole journey so far
     current = set(ctx.notes.get("inbound_event_ids", []))
     turns = [e for e in recent if _conversational(e) and e.id not in current][-WINDOW_TURNS:]
     ctx.history = [_turn(e) for e in turns]
     ctx.notes["window_events"] = turns
-    memory = ctx.services.memory
-    if memory is not None and ctx.message.text.strip():
-        try:
-            hits = await memory.recall(ctx.customer.id, ctx.message.text, k=4)
-            ctx.memories = [
-                f"[{h.metadata.get('channel', '?')} {h.metadata.get('at', '')[:10]}] {h.text}" for h in hits
-            ]
-        except Exception:  # recollection is a nicety; a turn never fails for it
-            log.warning("memory recall failed", exc_info=True)
+    svc = ctx.services
+    task = ctx.notes.pop("recall_task", None)
+    if task is None and svc.memory is not None:  # a caller that did not start recall early
+        task = svc.start_recall(ctx.customer.id, ctx.message.text)
+    ctx.memories, ctx.notes["recall"] = await svc.recall_within(task, ctx.customer.id, ctx.message.channel)
     return {"text": ctx.message.text}
 
 
@@ -159,6 +157,7 @@ async def persist(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str,
     ctx = runtime.context
     await ctx.services.persist_turn(ctx)
     update: dict[str, Any] = {"turns": state.get("turns", 0) + 1, "text": ""}
+    ctx.notes["turns"] = update["turns"]
     # The next turn's window: this window plus this turn's inbound (and reply). What falls out of it
     # joins the summary now, so no exchange is ever in neither.
     turns = ctx.notes.get("window_events", [])
@@ -168,12 +167,22 @@ async def persist(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str,
     done = state.get("summarized_until", 0)
     if window_start and window_start > done:
         # Turns that slid out of the window since the last fold join the rolling summary.
-        after = dt.datetime.fromtimestamp(done / 1000, dt.UTC) if done else None
-        before = dt.datetime.fromtimestamp(window_start / 1000, dt.UTC)
-        dropped = await ctx.services.timeline.read(ctx.sources, after=after, before=before, limit=40, newest=True)
+        recent = ctx.notes.get("recent_events")
+        if recent is not None and (ctx.notes.get("recent_complete") or _ms(recent[0]) <= done):
+            # The window read already reached back past the last fold: no second read needed.
+            dropped = [e for e in recent if done < _ms(e) < window_start][-40:]
+        else:
+            after = dt.datetime.fromtimestamp(done / 1000, dt.UTC) if done else None
+            before = dt.datetime.fromtimestamp(window_start / 1000, dt.UTC)
+            dropped = await ctx.services.timeline.read(ctx.sources, after=after, before=before, limit=40, newest=True)
         update["summary"] = fold_summary(state.get("summary", ""), [_turn(e) for e in dropped if _conversational(e)])
         update["summarized_until"] = window_start - 1
     return update
+
+
+def _ms(e: Any) -> int:
+    """An event's timeline score (epoch milliseconds)."""
+    return int(e.at.timestamp() * 1000)
 
 
 def _contacts(ctx: TurnContext) -> set[str]:

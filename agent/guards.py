@@ -117,6 +117,8 @@ _INJECTION: list[tuple[str, re.Pattern[str]]] = [
 def clean_text(text: str) -> str:
     """Drop control and invisible formatting characters (zero-width, bidi overrides); keep newlines."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if text.replace("\n", "").replace("\t", "").isprintable():  # the usual case: nothing to drop (fast path)
+        return text
     return "".join(ch for ch in text if ch in _KEEP_CONTROL or unicodedata.category(ch) not in {"Cc", "Cf", "Cs", "Co"})
 
 

@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import logging
 import secrets
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -22,6 +23,7 @@ from agent.types import Brain, Emit, InboundMessage, Reply, TurnResult
 from memory.customers import Customer, CustomerStore
 from memory.locks import CustomerLocks, Idempotency
 from memory.timeline import Timeline, TimelineEvent
+from memory.vectors import MemoryWriter
 from tools.context import ToolDeps, utcnow
 from tools.dealer import DealerConfig
 from tools.handoff import HandoffStore, open_handoff
@@ -40,6 +42,10 @@ class Services:
     memory: Any = None  # memory.vectors.CustomerMemory
     vectors: Any = None  # memory.vectors.VectorStore
     extra: dict[str, Any] = field(default_factory=dict)  # tool services (e.g. vectors for knowledge)
+    # How long a turn waits for memory recall once its context is otherwise loaded, by channel ("*" =
+    # any other). A caller on the phone hears silence while we wait, so voice gets a tight budget and
+    # falls back to the memories recalled for the customer's previous utterance.
+    recall_budget: dict[str, float] = field(default_factory=lambda: {"voice": 0.012, "*": 1.0})
 
     def __post_init__(self) -> None:
         self.customers = CustomerStore(self.redis, self.keys, self.clock)
@@ -49,6 +55,45 @@ class Services:
         self.handoffs = HandoffStore(self.redis, self.keys)
         self.outbound_guard = OutboundGuard()
         self._background: set[asyncio.Task] = set()
+        self._last_recall: OrderedDict[str, list[str]] = OrderedDict()  # customer id -> memory lines
+        self._writer: MemoryWriter | None = None
+
+    # --- memory recall, started as early as the turn knows who is talking ----------------------
+    def start_recall(self, customer_id: str, text: str) -> asyncio.Task | None:
+        """Recall runs concurrently with the lock, timeline and checkpoint reads; `recall_within`
+        collects it. None when there is no vector memory or nothing to search for."""
+        if self.memory is None or not text.strip():
+            return None
+        task = asyncio.create_task(self.memory.recall(customer_id, text, k=4))
+
+        def keep(t: asyncio.Task) -> None:
+            if not t.cancelled() and t.exception() is None:
+                self._remember_recall(customer_id, _memory_lines(t.result()))
+            elif not t.cancelled():
+                log.warning("memory recall failed: %r", t.exception())
+
+        task.add_done_callback(keep)
+        return task
+
+    async def recall_within(self, task: asyncio.Task | None, customer_id: str, channel: str) -> tuple[list[str], str]:
+        """This turn's memories within the channel's budget: (lines, "fresh" | "previous" | "none")."""
+        if task is None:
+            return [], "none"
+        budget = self.recall_budget.get(channel, self.recall_budget.get("*", 1.0))
+        try:
+            hits = await asyncio.wait_for(asyncio.shield(task), timeout=budget)
+        except TimeoutError:  # the task goes on; its result serves this customer's next turn
+            previous = self._last_recall.get(customer_id)
+            return (list(previous), "previous") if previous is not None else ([], "none")
+        except Exception:  # recollection is a nicety; a turn never fails for it (logged by `keep`)
+            return [], "none"
+        return _memory_lines(hits), "fresh"
+
+    def _remember_recall(self, customer_id: str, lines: list[str]) -> None:
+        self._last_recall[customer_id] = lines
+        self._last_recall.move_to_end(customer_id)
+        while len(self._last_recall) > 4096:
+            self._last_recall.popitem(last=False)
 
     def deps_for(self, customer_id: str | None, channel: str) -> ToolDeps:
         services = {"vectors": self.vectors, **self.extra}
@@ -74,9 +119,17 @@ class Services:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    def memory_writer(self) -> MemoryWriter:
+        if self._writer is None or self._writer.memory is not self.memory:
+            self._writer = MemoryWriter(self.memory)
+        return self._writer
+
     async def drain(self) -> None:
+        """Finish derived writes now (shutdown, evals, tests)."""
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+        if self._writer is not None:
+            await self._writer.flush()
 
     async def persist_turn(self, ctx: TurnContext) -> None:
         """Outbound events, learned profile facts, handoff, memories."""
@@ -144,19 +197,28 @@ class Services:
                 ctx.notes["outbound_event_id"] = event.id
         if self.memory is not None and ctx.message.text.strip():
             text, channel, at = ctx.message.text, ctx.message.channel, ctx.message.at or now
-            self.in_background(self.memory.remember(cid, text, channel=channel, at=at, kind="customer"))
+            self.memory_writer().add(cid, text, channel=channel, at=at, kind="customer")
 
 
 class Agent:
     """The turn handler channels call."""
 
     def __init__(
-        self, services: Services, brain: Brain, checkpointer: Any = None, *, keep_checkpoints: int = 2
+        self,
+        services: Services,
+        brain: Brain,
+        checkpointer: Any = None,
+        *,
+        keep_checkpoints: int = 2,
+        prune_every: int = 8,
     ) -> None:
         self.services = services
         self.brain = brain
         self.checkpointer = checkpointer
         self.keep_checkpoints = keep_checkpoints
+        # Pruning costs ~8 Redis round trips; doing it every few turns keeps a thread at no more than
+        # keep + prune_every checkpoints (a few KB each) while taking it off most turns' path.
+        self.prune_every = max(1, prune_every)
         self.graph = build_graph(checkpointer)
 
     def thread_id(self, customer_id: str) -> str:
@@ -199,9 +261,10 @@ class Agent:
             claim = await svc.idempotency.claim(scope, msg.delivery_id)
             if not claim.first:
                 return _replay(customer.id, claim.result)
+        recall = svc.start_recall(customer.id, msg.text)
         try:
             async with svc.locks.hold(customer.id):
-                result = await self._locked_turn(msg, customer, emit)
+                result = await self._locked_turn(msg, customer, emit, recall)
         except BaseException:
             if msg.delivery_id:
                 await svc.idempotency.release(scope, msg.delivery_id)
@@ -210,12 +273,18 @@ class Agent:
             await svc.idempotency.complete(scope, msg.delivery_id, _result_record(result))
         return result
 
-    async def _locked_turn(self, msg: InboundMessage, customer: Customer, emit: Emit | None) -> TurnResult:
+    async def _locked_turn(
+        self, msg: InboundMessage, customer: Customer, emit: Emit | None, recall: asyncio.Task | None = None
+    ) -> TurnResult:
         svc = self.services
+        first_id = customer.id
         customer = await svc.customers.primary_of(customer.id)  # a merge may have happened meanwhile
+        if customer.id != first_id and recall is not None:
+            recall.cancel()
+            recall = svc.start_recall(customer.id, msg.text)
         turn_id = f"t{secrets.token_hex(6)}"
         inbound_ids = await _store_inbound_events(svc.timeline, msg, customer.id, turn_id)
-        sources = await svc.customers.sources(customer.id)
+        sources = await svc.customers.sources(customer.id, loaded=customer)
         ctx = TurnContext(
             message=msg,
             customer=customer,
@@ -224,7 +293,7 @@ class Agent:
             brain=self.brain,
             services=svc,
             emit=emit,
-            notes={"turn_id": turn_id, "inbound_event_ids": inbound_ids},
+            notes={"turn_id": turn_id, "inbound_event_ids": inbound_ids, "recall_task": recall},
         )
         await self.graph.ainvoke(
             {"text": msg.text},
@@ -233,7 +302,9 @@ class Agent:
             durability="exit",
         )
         prune = getattr(self.checkpointer, "aprune_thread", None)
-        if prune is not None:  # a customer's thread lives for years: keep only the latest checkpoints
+        turns = ctx.notes.get("turns")
+        due = turns is None or turns % self.prune_every == 0
+        if prune is not None and due:  # a customer's thread lives for years: keep only the latest checkpoints
             await prune(self.thread_id(customer.id), keep=self.keep_checkpoints)
         out = ctx.output
         replies = [out.reply] if out is not None and out.reply.text and not ctx.notes.get("suppressed") else []
@@ -279,6 +350,10 @@ async def _store_inbound_events(timeline: Timeline, msg: InboundMessage, custome
         )
         ids.append(event.id)
     return ids
+
+
+def _memory_lines(hits: list[Any]) -> list[str]:
+    return [f"[{h.metadata.get('channel', '?')} {h.metadata.get('at', '')[:10]}] {h.text}" for h in hits]
 
 
 def _result_record(result: TurnResult) -> dict[str, Any]:

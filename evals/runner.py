@@ -125,7 +125,14 @@ class Runner:
         run = await self.env.new_run(template, scenario_start(scenario, template.config.tz))
         memory = CustomerMemory(run.vectors, run.id)  # type: ignore[arg-type]
         services = Services(
-            dealer=run.dealer, redis=self.env.redis, keys=run.keys, clock=run.clock, memory=memory, vectors=run.vectors
+            dealer=run.dealer,
+            redis=self.env.redis,
+            keys=run.keys,
+            clock=run.clock,
+            memory=memory,
+            vectors=run.vectors,
+            # Scores must not depend on how busy the machine is: every turn waits for its recall.
+            recall_budget={"*": 30.0},
         )
         recorder = RecordingBrain(self.brain)
         agent = Agent(

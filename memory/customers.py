@@ -161,8 +161,9 @@ class CustomerStore:
             customer = await self.get(customer.merged_into)
         return customer
 
-    async def sources(self, customer_id: str) -> list[str]:
-        """This record and every record merged into it (recursively): whose events are its journey."""
+    async def sources(self, customer_id: str, *, loaded: Customer | None = None) -> list[str]:
+        """This record and every record merged into it (recursively): whose events are its journey.
+        `loaded` is the record itself when the caller has just read it (saves a round trip)."""
         out: list[str] = []
         stack = [customer_id]
         while stack:
@@ -170,7 +171,7 @@ class CustomerStore:
             if cid in out:
                 continue
             out.append(cid)
-            c = await self.find(cid)
+            c = loaded if loaded is not None and cid == loaded.id else await self.find(cid)
             if c:
                 stack.extend(c.merged_from)
         return out
@@ -232,12 +233,26 @@ class CustomerStore:
             raise ValueError("resolve needs a phone, an email or a visitor id")
 
         owners: list[Customer] = []
+        all_known = True
         for kind, value in given:
             cid = await self.redis.hget(self.keys.identity_index(kind), value)
             if cid:
                 owner = await self.primary_of(cid)
                 if owner.id not in {o.id for o in owners}:
                     owners.append(owner)
+            else:
+                all_known = False
+        if (
+            all_known
+            and len(owners) == 1
+            and all(value in getattr(owners[0], IDENTITY_FIELDS[kind]) for kind, value in given)
+        ):
+            # The common case (a known customer writing again): every identifier already names this
+            # record and is on it, so there is nothing to attach or merge.
+            customer = owners[0]
+            if name and not customer.name:
+                customer = await self.update(customer.id, name=name)
+            return ResolveResult(customer=customer)
         if not owners:
             if not create:
                 return None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
-import json
 import secrets
 from typing import Any, Literal
 
@@ -110,7 +109,7 @@ class Timeline:
                 ids, await self.redis.hmget(self.keys.timeline_events(cid), ids), strict=True
             ):
                 if raw is not None:
-                    loaded[eid] = TimelineEvent.model_validate(json.loads(raw))
+                    loaded[eid] = TimelineEvent.model_validate_json(raw)
         return [loaded[eid] for _, eid, _ in refs if eid in loaded]
 
     async def delete_customer(self, customer_id: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import logging
 import re
 import threading
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ import chromadb
 from chromadb.config import Settings
 
 from memory.embeddings import Embedder
+
+log = logging.getLogger(__name__)
 
 _NAME_OK = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{1,510}[A-Za-z0-9])$")
 _SCALARS = (str, int, float, bool)
@@ -99,7 +102,8 @@ class VectorIndex:
             return
 
         def run() -> None:
-            vectors = self._embedder.embed(texts)
+            # One short text (a message just recalled against) comes from the embedder's cache.
+            vectors = [self._embedder.embed_one(texts[0])] if len(texts) == 1 else self._embedder.embed(texts)
             metas = [_clean_metadata(m) for m in metadatas]
             self._coll().upsert(ids=ids, documents=texts, metadatas=metas, embeddings=vectors)  # type: ignore[arg-type]
 
@@ -264,6 +268,35 @@ class CustomerMemory:
         }
         await self.index.upsert([self.memory_id(customer_id, key)], [text], [meta])
 
+    async def remember_many(self, items: list[dict[str, Any]]) -> int:
+        """Store several memories in one write (each item holds `remember`'s arguments). Returns how
+        many were stored; the same memory twice in one batch is stored once."""
+        rows: dict[str, tuple[str, dict[str, Any]]] = {}
+        for item in items:
+            customer_id = _require_id(item["customer_id"], "customer_id")
+            text, at = item["text"], item["at"]
+            if not text.strip():
+                continue
+            if at.tzinfo is None:
+                raise ValueError("`at` must be timezone-aware")
+            channel, kind, event_id = item["channel"], item.get("kind", "message"), item.get("event_id")
+            key = f"e:{event_id}" if event_id else f"h:{channel}|{kind}|{at.isoformat()}|{text}"
+            meta = {
+                "customer_id": customer_id,
+                "origin_customer": customer_id,
+                "dealer_id": self.dealer_id,
+                "channel": channel,
+                "kind": kind,
+                "at": at.isoformat(),
+                "at_ts": int(at.timestamp()),
+                "event_id": event_id,
+            }
+            rows[self.memory_id(customer_id, key)] = (text, meta)
+        if rows:
+            ids = list(rows)
+            await self.index.upsert(ids, [rows[i][0] for i in ids], [rows[i][1] for i in ids])
+        return len(rows)
+
     async def recall(self, customer_id: str, query: str, k: int = 4) -> list[Hit]:
         """This customer's memories closest in meaning to `query` — never anyone else's."""
         _require_id(customer_id, "customer_id")
@@ -298,3 +331,67 @@ class CustomerMemory:
         metas = [{**h.metadata, "customer_id": to_customer} for h in rows]
         await self.index.update_metadata([h.id for h in rows], metas)
         return len(rows)
+
+
+class MemoryWriter:
+    """Writes turns' memories in small batches, off the turns' path.
+
+    A single Chroma upsert costs ~5 ms of CPU, most of it holding the GIL, whatever its size; a turn
+    that wrote its own memory at once slowed itself (and the reply send right after it) down. Items
+    wait `delay` seconds for company, then go in one upsert. Memories are derived data (the
+    timeline is the record), so a failed write is logged and dropped. `flush()` writes what is
+    queued now (shutdown, tests, evals). Why not a job queue: these writes are per-process,
+    best-effort and sub-second; a durable queue would add a Redis round trip per turn to save
+    nothing the timeline does not already keep.
+    """
+
+    def __init__(self, memory: CustomerMemory, *, delay: float = 0.25, max_batch: int = 64) -> None:
+        self.memory = memory
+        self.delay = delay
+        self.max_batch = max_batch
+        self._items: list[dict[str, Any]] = []
+        self._timer: asyncio.Task | None = None
+        self._writing: asyncio.Lock | None = None
+        self.written = 0
+        self.failed = 0
+
+    def add(self, customer_id: str, text: str, *, channel: str, at: dt.datetime, kind: str = "message",
+            event_id: str | None = None) -> None:  # fmt: skip
+        if not text.strip():
+            return
+        self._items.append(
+            {"customer_id": customer_id, "text": text, "channel": channel, "at": at, "kind": kind, "event_id": event_id}
+        )
+        if len(self._items) >= self.max_batch:
+            self._start(0.0)
+        elif self._timer is None or self._timer.done():
+            self._start(self.delay)
+
+    def _start(self, delay: float) -> None:
+        if self._timer is not None and not self._timer.done():
+            if delay > 0:
+                return
+            self._timer.cancel()
+        self._timer = asyncio.create_task(self._later(delay))
+
+    async def _later(self, delay: float) -> None:
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Write everything queued so far."""
+        if self._writing is None:
+            self._writing = asyncio.Lock()
+        async with self._writing:
+            while self._items:
+                batch, self._items = self._items[: self.max_batch], self._items[self.max_batch :]
+                try:
+                    self.written += await self.memory.remember_many(batch)
+                except Exception:
+                    self.failed += len(batch)
+                    log.warning("dropped %d memories: the vector store write failed", len(batch), exc_info=True)
+
+    @property
+    def pending(self) -> int:
+        return len(self._items)

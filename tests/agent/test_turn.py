@@ -220,3 +220,51 @@ async def test_a_burst_answered_once_keeps_each_text_on_the_timeline(make_agent)
     assert [e.meta["delivery_id"] for e in inbound] == ["SMb0", "SMb1", "SMb2"]
     assert inbound[2].meta["media"] == ["https://api.twilio.com/media/ME1"] and "parts" not in inbound[0].meta
     assert len(brain.inputs) == 1 and brain.inputs[0].history == []  # this turn's texts aren't "history"
+
+
+class GatedMemory:
+    """Test double for CustomerMemory: recall answers only when the test opens the gate, so a
+    turn's recall budget can be exercised without timing luck."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.tasks: list[asyncio.Task] = []
+
+    async def recall(self, customer_id, query, k=4):
+        self.tasks.append(asyncio.current_task())
+        await self.gate.wait()
+        return [_Hit(f"said before: {query}")]
+
+    async def remember(self, *args, **kwargs):
+        return None
+
+
+class _Hit:
+    def __init__(self, text):
+        self.text = text
+        self.metadata = {"channel": "voice", "at": "2026-11-17T23:00:00+00:00"}
+
+
+async def test_voice_does_not_wait_for_slow_recall_and_reuses_the_last_one(make_agent):
+    brain = RecordingBrain()
+    agent = make_agent(brain)
+    memory = GatedMemory()
+    agent.services.memory = memory
+    agent.services.recall_budget = {"voice": 0.01, "*": 5.0}
+
+    def call(text):
+        return InboundMessage(dealer="x", channel="voice", text=text, phone="+18135550190")
+
+    # The gate is shut: the caller is answered without memories instead of waiting for them.
+    r1 = await agent.handle_turn(call("is the tacoma still there"))
+    assert r1.replies and brain.inputs[-1].memories == []
+    # The recall finishes after the turn; the next utterance gets it while its own is still running.
+    memory.gate.set()
+    await asyncio.wait_for(memory.tasks[-1], 5)  # its completion callback runs before this returns
+    memory.gate = asyncio.Event()
+    await agent.handle_turn(call("what color is it"))
+    assert brain.inputs[-1].memories == ["[voice 2026-11-17] said before: is the tacoma still there"]
+    # Text channels wait (within their own budget) for this turn's own recall.
+    memory.gate.set()
+    await agent.handle_turn(sms("and the price?", phone="+18135550190"))
+    assert brain.inputs[-1].memories == ["[voice 2026-11-17] said before: and the price?"]

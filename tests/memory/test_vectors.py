@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 from chromadb.api.client import SharedSystemClient
 
 from memory.embeddings import DIMENSIONS, Embedder, get_embedder
-from memory.vectors import CustomerMemory, VectorStore, collection_name, open_vector_store
+from memory.vectors import CustomerMemory, MemoryWriter, VectorStore, collection_name, open_vector_store
 
 AT = dt.datetime(2026, 3, 14, 15, 30, tzinfo=dt.UTC)
 
@@ -165,3 +166,38 @@ async def test_chained_merge_reverses_step_by_step(store: VectorStore) -> None:
     await memory.unmerge("B", "C")
     await memory.unmerge("A", "C", to_customer="B")
     assert await memory.count("C") == 1 and await memory.count("B") == 4
+
+
+async def test_memory_writer_batches_and_flushes(store: VectorStore) -> None:
+    memory = CustomerMemory(store, "demo")
+    writer = MemoryWriter(memory, delay=60.0)  # nothing is written by the timer during this test
+    writer.add("c1", "I want a blue RAV4 hybrid", channel="chat", at=AT)
+    writer.add("c1", "I want a blue RAV4 hybrid", channel="chat", at=AT)  # the same memory twice
+    writer.add("c2", "my trade is a 2015 Civic", channel="sms", at=AT)
+    writer.add("c2", "   ", channel="sms", at=AT)  # nothing to remember
+    assert writer.pending == 3 and await memory.count("c1") == 0  # queued, not yet written
+    await writer.flush()
+    assert writer.pending == 0 and writer.written == 2
+    assert await memory.count("c1") == 1 and await memory.count("c2") == 1
+    hits = await memory.recall("c1", "which SUV did I like?")
+    assert [h.text for h in hits] == ["I want a blue RAV4 hybrid"] and hits[0].metadata["channel"] == "chat"
+
+
+async def test_memory_writer_writes_a_full_batch_without_waiting(store: VectorStore) -> None:
+    memory = CustomerMemory(store, "demo")
+    writer = MemoryWriter(memory, delay=60.0, max_batch=2)
+    writer.add("c1", "first thing I said", channel="sms", at=AT)
+    writer.add("c1", "second thing I said", channel="sms", at=AT + dt.timedelta(seconds=1))
+    await asyncio.wait_for(writer._timer, 10)  # a full batch starts its write at once
+    assert writer.written == 2 and await memory.count("c1") == 2
+
+
+async def test_memory_writer_drops_a_failed_batch_and_keeps_going(store: VectorStore) -> None:
+    class Broken(CustomerMemory):
+        async def remember_many(self, items):
+            raise RuntimeError("chroma is down")
+
+    writer = MemoryWriter(Broken(store, "demo"), delay=60.0)
+    writer.add("c1", "hello", channel="sms", at=AT)
+    await writer.flush()  # logged, not raised: memories are derived data
+    assert writer.failed == 1 and writer.pending == 0
