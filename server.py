@@ -131,33 +131,43 @@ async def readiness(rt: Runtime) -> dict[str, Any]:
     return checks
 
 
-def create_app(settings: Settings, runtime: Runtime | None = None):  # -> FastAPI
+def build_sender(rt: Runtime, settings: Settings) -> Any:
+    """Dry-run unless Twilio credentials are configured; one per process."""
+    from channels.twilio_common import build_sender as make_sender
+
+    if "sender" not in rt.parts:
+        rt.parts["sender"] = make_sender(
+            rt.redis,
+            rt.keys,
+            rt.dealer,
+            account_sid=settings.twilio_account_sid,
+            auth_token=settings.twilio_auth_token,
+            from_number=settings.twilio_from_number,
+            public_url=settings.public_url,
+        )
+    return rt.parts["sender"]
+
+
+def create_app(settings: Settings, runtime: Runtime | None = None, *, worker: bool = True):  # -> FastAPI
     """The whole service: channels, staff API and console on one runtime. Stores are connected
-    here; the dealer's feed and knowledge are loaded (first start) in the lifespan."""
+    here; the dealer's feed and knowledge are loaded (first start) in the lifespan. With `worker`
+    (the default) this process also runs the worker loop: it answers the texts it receives and
+    those handed to workers or left by a process that died; without it, texts are acknowledged and
+    queued for `dealeros worker` processes."""
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse
 
     from channels.leads import build_leads_router
     from channels.sms import build_sms_router
     from channels.staff import build_staff_router
-    from channels.twilio_common import build_sender
     from channels.voice import build_voice_router
     from channels.webchat import build_webchat_router
 
     rt = runtime or Runtime.open(settings)
     agent = rt.agent()
-    sender = build_sender(
-        rt.redis,
-        rt.keys,
-        rt.dealer,
-        account_sid=settings.twilio_account_sid,
-        auth_token=settings.twilio_auth_token,
-        from_number=settings.twilio_from_number,
-        public_url=settings.public_url,
-    )
-    rt.parts["sender"] = sender
+    sender = build_sender(rt, settings)
     twilio = {"public_url": settings.public_url, "auth_token": settings.twilio_auth_token, "dealer": rt.dealer}
-    sms_router = build_sms_router(agent, sender=sender, **twilio)
+    sms_router = build_sms_router(agent, sender=sender, inline=worker, **twilio)
     leads_router = build_leads_router(agent, dealer=rt.dealer, sender=sender)
     routers = [
         sms_router,
@@ -183,9 +193,16 @@ def create_app(settings: Settings, runtime: Runtime | None = None):  # -> FastAP
         log.info("DealerOS serving %s (%s)", rt.dealer.name, "embedded Redis" if rt.redis_handle.embedded else "Redis")
         if not settings.twilio_auth_token:
             log.warning("TWILIO_AUTH_TOKEN is not set: Twilio webhooks will be refused (403)")
+        stop = asyncio.Event()
+        loop = asyncio.create_task(sms_router.channel.run_worker(stop)) if worker else None
+        if not worker:
+            log.info("API only (--no-worker): texts are queued for `dealeros worker` processes")
         try:
             yield
         finally:
+            stop.set()
+            if loop is not None:
+                await loop
             await sms_router.channel.aclose()
             await leads_router.intake.drain()
             await rt.close()
@@ -237,12 +254,65 @@ def _setup_logging(level: str = "INFO") -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    worker: Annotated[
+        bool, typer.Option("--worker/--no-worker", help="Also run the worker loop (--no-worker: API only).")
+    ] = True,
 ) -> None:
     """Run the API, channels and staff console (the embedded defaults need nothing else running)."""
     import uvicorn
 
     _setup_logging()
-    uvicorn.run(create_app(Settings()), host=host, port=port, log_level="info", proxy_headers=True)
+    app = create_app(Settings(), worker=worker)
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
+
+
+@cli.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Customers answered at once by this process.")] = 32,
+) -> None:
+    """Answer queued texts (and texts left by a process that died) on the shared Redis, for
+    `dealeros serve --no-worker` processes; runs until SIGINT/SIGTERM, then finishes its turns."""
+    import signal
+
+    from channels.sms import BURST_WINDOW_S, SmsChannel
+
+    settings = Settings()
+    if not settings.redis_url:
+        typer.echo(
+            "dealeros worker needs REDIS_URL: it shares a Redis with `dealeros serve` processes "
+            "(with the embedded Redis, `dealeros serve` runs its own worker).",
+            err=True,
+        )
+        raise typer.Exit(2)
+    _setup_logging()
+    if not settings.chroma_url:
+        log.warning("CHROMA_URL is not set: the embedded Chroma is not safe to share between processes")
+
+    async def run() -> None:
+        rt = await Runtime.start(settings)
+        agent = rt.agent()
+        channel = SmsChannel(
+            agent,
+            public_url=settings.public_url,
+            auth_token=settings.twilio_auth_token,
+            sender=build_sender(rt, settings),
+            dealer=rt.dealer,
+            burst_window_s=BURST_WINDOW_S,
+            redis=rt.redis,
+            keys=rt.keys,
+            clock=agent.services.clock,
+        )
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        log.info("DealerOS worker for %s: %d at once", rt.dealer.name, concurrency)
+        try:
+            await channel.run_worker(stop, concurrency=concurrency)
+        finally:
+            await rt.close()
+        log.info("worker stopped")
+
+    asyncio.run(run())
 
 
 @cli.command()

@@ -13,6 +13,13 @@ dropped at the door (Redis SET NX) and, as a second line, by the turn's own idem
 Each text of a burst travels to the turn in `meta["parts"]` (MessageSid, text, time, media), so the
 timeline can keep one inbound event per text; media URLs of MMS are kept in `meta["media"]`.
 
+**Workers.** By default the process that took a number's lease runs its turns (`inline`). An
+API-only process (`dealeros serve --no-worker`) instead queues the number on the dealer's work list,
+and `dealeros worker` processes (or a serve process's own worker loop) take it from there, so the
+webhook's event loop only acknowledges. Every queued number is also indexed by the time of its
+last text; the worker loop's sweep takes over numbers whose processor died (its lease expired) and
+answers them without waiting for the customer to text again.
+
 **Keywords and Twilio's own opt-out handling.** On US long codes Twilio answers STOP / START / HELP
 (and their synonyms) itself and blocks further messages after STOP (error 21610). The keyword still
 reaches this webhook, and the agent's consent guard records it in the ledger with its evidence. With
@@ -56,6 +63,7 @@ from tools.dealer import DealerConfig
 log = logging.getLogger(__name__)
 
 SEEN_TTL_S = 7 * 24 * 3600  # a MessageSid seen within a week is a duplicate delivery
+BURST_WINDOW_S = 1.5  # how long a number must be quiet before its texts are answered together
 LEASE_MS = 120_000  # one processor per number; renewed on every step, expires if its process dies
 # Keywords Twilio answers itself on long codes (its default opt-out handling). YES is left out: it is
 # also an ordinary answer ("yes, book it"), and Twilio marks a real re-subscribe with OptOutType.
@@ -95,6 +103,12 @@ return out
 _DONE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 return redis.call('DEL', KEYS[2])
+"""
+# KEYS: active  ARGV: phone, cutoff ms (a number that texted again since the sweep stays indexed)
+_FORGET = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) <= tonumber(ARGV[2]) then return redis.call('ZREM', KEYS[1], ARGV[1]) end
+return 0
 """
 # KEYS: owner, pending, inflight  ARGV: token
 _RELEASE = """
@@ -248,10 +262,13 @@ class SmsBursts:
         self.redis = redis
         self.keys = keys
         self.window_ms = max(1, int(window_s * 1000))
+        self.active_key = keys.dealer_key("sms", "active")  # zset number -> ms of its latest text
+        self.work_key = keys.dealer_key("sms", "work")  # list of {"phone", "token"}: leases handed to workers
         self._push = redis.register_script(_PUSH)
         self._next = redis.register_script(_NEXT)
         self._done = redis.register_script(_DONE)
         self._release = redis.register_script(_RELEASE)
+        self._forget = redis.register_script(_FORGET)
 
     def key(self, phone: str, part: str) -> str:
         return f"{PREFIX}:{{{self.keys.dealer}:sms:{phone}}}:{part}"
@@ -282,6 +299,37 @@ class SmsBursts:
     def _keys(self, phone: str, *parts: str) -> list[str]:
         return [self.key(phone, p) for p in parts]
 
+    # --- the dealer-wide index and work list (separate keys: Cluster-safe, one command each) ----
+    async def mark_active(self, phone: str, now_ms: int) -> None:
+        await self.redis.zadd(self.active_key, {phone: now_ms})
+
+    async def enqueue(self, phone: str, token: str) -> None:
+        """Hand this number's lease (held with `token`) to whichever worker takes it first."""
+        await self.redis.rpush(self.work_key, json.dumps({"phone": phone, "token": token}))
+
+    async def take(self, timeout_s: float) -> tuple[str, str] | None:
+        """The next handed-over lease, waiting up to `timeout_s` for one."""
+        got = await self.redis.blpop([self.work_key], timeout=timeout_s)
+        if not got:
+            return None
+        try:
+            item = json.loads(got[1])
+            return str(item["phone"]), str(item["token"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("dropped a malformed sms work item: %r", got[1])
+            return None
+
+    async def stale(self, cutoff_ms: int, limit: int = 200) -> list[str]:
+        """Numbers whose latest text is older than `cutoff_ms` and that are still indexed."""
+        return list(await self.redis.zrangebyscore(self.active_key, "-inf", cutoff_ms, start=0, num=limit))
+
+    async def claim(self, phone: str, token: str) -> bool:
+        """Take a number's processor lease if nobody holds it (its holder finished or died)."""
+        return bool(await self.redis.set(self.key(phone, "owner"), token, nx=True, px=LEASE_MS))
+
+    async def forget(self, phone: str, cutoff_ms: int) -> None:
+        await self._forget(keys=[self.active_key], args=[phone, cutoff_ms])
+
 
 class SmsChannel:
     """The SMS adapter: Twilio's wire format on one side, `agent.handle_turn` and a sender on the other."""
@@ -299,8 +347,10 @@ class SmsChannel:
         keys: Keys,
         carrier_keyword_replies: bool = True,
         clock: Any = None,
+        inline: bool = True,
     ) -> None:
         self.agent = agent
+        self.inline = inline  # False: API only, turns run in worker loops (`dealeros worker`)
         self.public_url = public_url
         self.auth_token = auth_token
         self.sender = sender
@@ -322,8 +372,13 @@ class SmsChannel:
         outcome = await self.bursts.push(part, token)
         if outcome == 0:
             log.info("duplicate MessageSid %s ignored", part.sid)
-        elif outcome == 2:
-            self._spawn(self._process(part.phone, token))
+            return twiml(MessagingResponse())
+        await self.bursts.mark_active(part.phone, _ms(part.at))
+        if outcome == 2:
+            if self.inline:
+                self._spawn(self._process(part.phone, token))
+            else:
+                await self.bursts.enqueue(part.phone, token)
         return twiml(MessagingResponse())
 
     async def status(self, request: Request) -> Response:
@@ -339,9 +394,10 @@ class SmsChannel:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _process(self, phone: str, token: str) -> None:
+    async def _process(self, phone: str, token: str, *, forget_before: int | None = None) -> None:
         """Owns the number's lease: waits for quiet, runs a turn per burst, releases when idle. If it
-        dies, the lease expires and the number's next text resumes the pending burst."""
+        dies, the lease expires and the number's next text, or the worker loop's sweep, resumes the
+        pending burst."""
         try:
             while True:
                 kind, value = await self.bursts.next(phone, token)
@@ -352,6 +408,8 @@ class SmsChannel:
                     await self.bursts.done(phone, token)
                 elif kind == "empty":
                     if await self.bursts.release(phone, token):
+                        if forget_before is not None:
+                            await self.bursts.forget(phone, forget_before)
                         return
                 else:  # lost: the lease expired and another process took over
                     return
@@ -359,6 +417,53 @@ class SmsChannel:
             raise
         except Exception:
             log.exception("sms burst processing for %s failed; it resumes with the next text", phone)
+
+    # --- the worker loop ---------------------------------------------------------------------------
+    async def sweep(self, *, now: dt.datetime | None = None, grace_s: float = 5.0) -> int:
+        """Take over numbers nobody is processing: a processor that died leaves its number's lease
+        to expire, and its texts are answered here. Numbers found idle leave the index. Returns how
+        many numbers this sweep took over (idle ones included)."""
+        now_ms = _ms(now or self.clock())
+        cutoff = now_ms - self.bursts.window_ms - int(grace_s * 1000)
+        taken = 0
+        for phone in await self.bursts.stale(cutoff):
+            token = secrets.token_hex(8)
+            if await self.bursts.claim(phone, token):
+                taken += 1
+                self._spawn(self._process(phone, token, forget_before=cutoff))
+        return taken
+
+    async def run_worker(
+        self, stop: asyncio.Event, *, concurrency: int = 32, sweep_every_s: float = 10.0, poll_s: float = 1.0
+    ) -> None:
+        """Process handed-over numbers and sweep for orphaned ones until `stop` is set; then wait for
+        the turns in progress. At most `concurrency` numbers are processed at once by this loop."""
+        slots = asyncio.Semaphore(concurrency)
+        loop = asyncio.get_running_loop()
+        next_sweep = loop.time()
+        while not stop.is_set():
+            try:
+                if loop.time() >= next_sweep:
+                    await self.sweep()
+                    next_sweep = loop.time() + sweep_every_s
+                await slots.acquire()
+                item = await self.bursts.take(poll_s)
+                if item is None:
+                    slots.release()
+                    continue
+                self._spawn(self._guarded(slots, self._process(*item)))
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis restarting, a network blip: keep the loop alive
+                log.exception("sms worker loop error; retrying")
+                await asyncio.sleep(poll_s)
+        await self.aclose()
+
+    async def _guarded(self, slots: asyncio.Semaphore, coro: Any) -> None:
+        try:
+            await coro
+        finally:
+            slots.release()
 
     async def _turn(self, parts: list[InboundSms]) -> TurnResult:
         msg = burst_message(self.dealer.id, parts)
@@ -397,6 +502,10 @@ class SmsChannel:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
+def _ms(at: dt.datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
 def build_sms_router(
     agent: Any,
     *,
@@ -404,10 +513,11 @@ def build_sms_router(
     auth_token: str | None,
     sender: Sender,
     dealer: DealerConfig,
-    burst_window_s: float = 1.5,
+    burst_window_s: float = BURST_WINDOW_S,
     carrier_keyword_replies: bool = True,
     redis: Any = None,
     keys: Keys | None = None,
+    inline: bool = True,
 ) -> APIRouter:
     """The SMS routes. `agent.handle_turn` is the core; `redis`/`keys` (for burst collection) default
     to the agent's services. The channel object is on `router.channel` (e.g. to await on shutdown)."""
@@ -423,6 +533,7 @@ def build_sms_router(
         keys=keys or services.keys,
         carrier_keyword_replies=carrier_keyword_replies,
         clock=getattr(services, "clock", None),
+        inline=inline,
     )
     router = APIRouter(tags=["twilio"])
     router.add_api_route(SMS_PATH, channel.inbound, methods=["POST"], include_in_schema=True)

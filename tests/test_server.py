@@ -48,17 +48,22 @@ def dealer_file(tmp_path):
     return path, data["id"]
 
 
-def start(tmp_path, dealer_path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {
+def env_for(tmp_path, dealer_path, **extra: str) -> dict[str, str]:
+    return {
         **os.environ,
         "DEALEROS_DATA_DIR": str(tmp_path / "var"),
         "TWILIO_AUTH_TOKEN": TOKEN,
         "DEALEROS_PUBLIC_URL": PUBLIC,
         "DEALEROS_DEALER_CONFIG": str(dealer_path),
+        **extra,
     }
+
+
+def start(tmp_path, dealer_path, *args: str, **extra_env: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = env_for(tmp_path, dealer_path, **extra_env)
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from server import cli; cli()", "serve", "--port", str(port)],
+        [sys.executable, "-c", "from server import cli; cli()", "serve", "--port", str(port), *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -146,3 +151,55 @@ def test_serve_answers_a_signed_text_once_and_persists_it(tmp_path, dealer_file)
     assert [e.text for e in inbound] == ["any used tacomas under 35k?"]
     assert len(outbound) == 1 and "Tacoma" in outbound[0].text, log[-3000:]
     assert outbound[0].meta.get("delivery"), "the dry-run sender recorded the send on the reply"
+
+
+def test_worker_needs_a_shared_redis(tmp_path, dealer_file):
+    env = env_for(tmp_path, dealer_file[0])
+    env.pop("REDIS_URL", None)
+    out = subprocess.run(
+        [sys.executable, "-c", "from server import cli; cli()", "worker"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 2 and "needs REDIS_URL" in out.stderr
+
+
+def test_api_only_serve_and_a_worker_answer_texts_together(tmp_path, dealer_file, redis_handle):
+    """Production shape: `serve --no-worker` acknowledges and queues, `dealeros worker` answers,
+    both on one Redis (the machine's server, or the test's embedded one over its socket)."""
+    dealer_path, dealer_id = dealer_file
+    shared = {"REDIS_URL": redis_handle.url}
+    worker = subprocess.Popen(
+        [sys.executable, "-c", "from server import cli; cli()", "worker"],
+        cwd=ROOT, env=env_for(tmp_path / "w", dealer_path, **shared),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    proc, base = start(tmp_path, dealer_path, "--no-worker", **shared)
+    phone = "+18135550191"
+    worker_log = ""
+    try:
+        params, headers = sms("what time do you open on saturday?", "SM" + "c" * 32, phone)
+        assert httpx.post(f"{base}/twilio/sms", data=params, headers=headers).status_code == 200
+
+        async def outbound() -> list:
+            client = redis_handle.client()
+            try:
+                keys = Keys(dealer_id)
+                customer = await CustomerStore(client, keys).lookup("phone", phone)
+                events = await Timeline(client, keys).read([customer.id]) if customer else []
+                return [e for e in events if e.direction == "outbound" and e.meta.get("delivery")]  # sent
+            finally:
+                await client.aclose()
+
+        deadline = time.monotonic() + 240  # the worker may still be loading its models
+        while not (answered := asyncio.run(outbound())) and time.monotonic() < deadline:
+            assert worker.poll() is None, worker.stdout.read()
+            time.sleep(0.2)  # polling the store for the worker's reply until the deadline
+        assert answered, "the worker never answered"
+        assert len(answered) == 1 and "9" in answered[0].text  # Saturday hours, from the dealer config
+    finally:
+        api_log = stop(proc)
+        worker.terminate()  # graceful: the worker finishes its turns, then exits
+        worker_log, _ = worker.communicate(timeout=60)
+    assert "API only" in api_log
+    assert worker.returncode == 0 and "worker stopped" in worker_log, worker_log[-3000:]
+    journey(tmp_path / "var", dealer_id, phone)  # with REDIS_URL: removes this run's keys

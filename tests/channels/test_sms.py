@@ -7,6 +7,7 @@ every burst processor has finished its turns and sends.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import xml.etree.ElementTree as ET
@@ -518,3 +519,46 @@ def test_public_urls_become_websocket_urls():
     assert websocket_url("https://x.example/base", "/twilio/relay") == "wss://x.example/base/twilio/relay"
     with pytest.raises(ValueError):
         websocket_url("ftp://x", "/twilio/relay")
+
+
+async def test_a_burst_left_by_a_dead_process_is_answered_by_the_sweep(make_app, kit, brain, journey, redis):
+    """No next text needed: the worker loop's sweep takes over a number whose processor died."""
+    _, channel, _ = make_app()
+    bursts = channel.bursts
+    at = dt.datetime.now(dt.UTC)
+    orphan = InboundSms(sid=sid(120), phone=PHONE, to=DEALER_NUMBER, body="are you open sunday?", at=at)
+    assert await bursts.push(orphan, "dead-process") == 2  # the webhook of a process that then died
+    await bursts.mark_active(PHONE, int(at.timestamp() * 1000))
+    assert await channel.sweep(now=at + dt.timedelta(seconds=30)) == 0  # its lease still holds: hands off
+    await redis.delete(bursts.key(PHONE, "owner"))  # ...until it expires
+    assert await channel.sweep(now=at + dt.timedelta(seconds=1)) == 0  # too recent to be an orphan
+    assert await channel.sweep(now=at + dt.timedelta(seconds=30)) == 1
+    await channel.aclose()
+    assert brain.calls == ["are you open sunday?"]
+    events = await journey(PHONE)
+    assert (events[0].direction, events[0].text) == ("inbound", "are you open sunday?")
+    assert [e.direction for e in events] == ["inbound", "outbound"] and events[1].meta["delivery"]
+    assert await redis.zscore(bursts.active_key, PHONE) is None  # answered and idle: no longer indexed
+
+
+async def test_an_api_only_process_queues_texts_and_a_worker_answers_them(make_app, kit, brain, journey, redis):
+    api_app, api_channel, _ = make_app(inline=False)
+    _, worker_channel, _ = make_app()  # another process's worker loop
+    texts = ["hi", "is the tundra still for sale"]
+    async with kit.serve(api_app) as base, httpx.AsyncClient(base_url=base) as client:
+        for n, text in enumerate(texts):
+            assert (await kit.post_signed(client, "/twilio/sms", inbound(sid(130 + n), text))).status_code == 200
+        await api_channel.aclose()
+    assert brain.calls == [] and await redis.llen(api_channel.bursts.work_key) == 1  # one lease handed over
+    stop = asyncio.Event()
+    loop = asyncio.create_task(worker_channel.run_worker(stop, poll_s=0.05))
+
+    async def answered():
+        return [e for e in await journey(PHONE) if e.direction == "outbound"]
+
+    await kit.eventually(answered)
+    stop.set()
+    await asyncio.wait_for(loop, 10)
+    assert brain.calls == ["\n".join(texts)]
+    assert [e.direction for e in await journey(PHONE)] == ["inbound", "inbound", "outbound"]
+    assert await redis.llen(api_channel.bursts.work_key) == 0
