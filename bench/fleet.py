@@ -4,6 +4,10 @@
   (and any non-voice channel) with a fake model at 500 ms per call and one tool call per turn; voice
   with a streaming fake of 300 ms time to first token, calling the tool (in a zero-latency round) only
   when the caller mentions a stock number;
+* `api-a`, `api-b`, `worker` — benchmark 5's production shape: two API-only processes (`--no-worker`,
+  like `dealeros serve --no-worker`) that acknowledge and queue texts, and one process that receives no
+  traffic and answers the queued texts with its worker loop (the `SmsChannel.run_worker` loop that
+  `dealeros worker` runs), same fake models;
 * `echo` — the bare signed-webhook endpoint (benchmark 2's floor);
 * `sync` — the product answering SMS inside the webhook (benchmark 2's naive build), on its own dealer.
 
@@ -44,6 +48,9 @@ class Fleet:
         specs: dict[str, tuple[list[str], BenchDealer]] = {
             "dealeros-a": (PRODUCT_ARGS, fleet.dealer),
             "dealeros-b": (PRODUCT_ARGS, fleet.dealer),
+            "api-a": ([*PRODUCT_ARGS, "--no-worker"], fleet.dealer),
+            "api-b": ([*PRODUCT_ARGS, "--no-worker"], fleet.dealer),
+            "worker": (PRODUCT_ARGS, fleet.dealer),
             "echo": (["--mode", "echo"], fleet.dealer),
             "sync": (["--mode", "sync", *PRODUCT_ARGS], fleet.sync_dealer),
         }

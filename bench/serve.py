@@ -75,7 +75,7 @@ def build_app(args: argparse.Namespace) -> Any:
         voice = LLMBrain(model=fake_model(args, "voice_"), tools=ALL_TOOLS, fallback=agent.brain)
         brain = ChannelBrains(brain, {"voice": voice})
     agent.brain = brain
-    app = create_app(settings, runtime)
+    app = create_app(settings, runtime, worker=not args.no_worker)
     if args.mode == "sync":
         add_sync_sms_route(app, agent, settings)
     return app
@@ -211,6 +211,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--voice-latency-ms", type=float, default=None, help="voice calls' own fake model: TTFT")
     parser.add_argument("--voice-tool-latency-ms", type=float, default=None)
     parser.add_argument("--voice-tool-when", default=None)
+    parser.add_argument(
+        "--no-worker", action="store_true", help="API only, like `dealeros serve --no-worker`: texts are queued"
+    )
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument("--profile", default=None, help="write a pyinstrument profile of the whole run here")
     args = parser.parse_args(argv)

@@ -54,16 +54,24 @@ TINY = Sizes(conversations=Plan(customers=3, texts=2, spacing_s=2.0, start_sprea
              herd=None, sync_baseline=False)  # fmt: skip
 
 
-async def load(servers: list[ServerProcess], plan: Plan, bench_redis: BenchRedis, dealer: BenchDealer) -> dict:
+async def load(
+    servers: list[ServerProcess],
+    plan: Plan,
+    bench_redis: BenchRedis,
+    dealer: BenchDealer,
+    workers: list[ServerProcess] | None = None,
+) -> dict:
     """Deliver the plan's traffic to `servers`, wait for the replies, audit; with each server's event-loop
-    summary for the phase."""
+    summary for the phase. `workers` get no traffic; their logs (sends) and loops are part of the audit."""
     from redis.asyncio import Redis
 
+    targets = servers
+    servers = [*servers, *(workers or [])]
     for s in servers:
         await s.monitor_since_last()  # start the phase's window
     offsets = {s.name: s.log_size() for s in servers}
-    traffic = make_traffic(plan, len(servers))
-    delivery = await deliver(traffic, [s.base_url for s in servers])
+    traffic = make_traffic(plan, len(targets))
+    delivery = await deliver(traffic, [s.base_url for s in targets])
     redis = Redis.from_url(bench_redis.url, decode_responses=True)
     try:
         waited = await wait_for_replies(redis, dealer.keys, traffic, plan.reply_timeout_s)

@@ -99,10 +99,11 @@ def test_offline_brain_against_an_echo_brain(tiny_run):
     assert d["breakdown"]["stages"]
 
 
-def test_scale_out_splits_the_load_over_two_processes(tiny_run):
+def test_scale_out_splits_the_load_over_two_api_processes_and_a_worker(tiny_run):
     d = bench(tiny_run[1], 5)["details"]
     assert d["split"]["audit"]["customers_on_both"] > 0
-    assert set(d["split"]["servers"]) == {"dealeros-a", "dealeros-b"}
+    assert set(d["split"]["servers"]) == {"api-a", "api-b", "worker"}
+    assert d["split"]["audit"]["turns"] > 0 and not d["split"]["audit"]["problems"]
 
 
 # --- the helpers, on their own (fast) --------------------------------------------------------------
