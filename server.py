@@ -155,7 +155,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, *, worker: bo
     those handed to workers or left by a process that died; without it, texts are acknowledged and
     queued for `dealeros worker` processes."""
     from fastapi import FastAPI
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, Response
 
     from channels.leads import build_leads_router
     from channels.sms import build_sms_router
@@ -215,6 +215,13 @@ def create_app(settings: Settings, runtime: Runtime | None = None, *, worker: bo
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        import metrics
+
+        body, content_type = metrics.exposition()
+        return Response(content=body, media_type=content_type)
 
     @app.get("/readyz")
     async def readyz() -> JSONResponse:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
+import metrics
 from agent import consent_flow
 from agent.guards import StreamGuard, inbound_check
 from agent.state import WINDOW_TURNS, AgentState, TurnContext, fold_summary, role_of
@@ -52,6 +53,8 @@ async def load_context(state: AgentState, runtime: Runtime[TurnContext]) -> dict
     if task is None and svc.memory is not None:  # a caller that did not start recall early
         task = svc.start_recall(ctx.customer.id, ctx.message.text)
     ctx.memories, ctx.notes["recall"] = await svc.recall_within(task, ctx.customer.id, ctx.message.channel)
+    if task is not None:
+        metrics.RECALL.labels(ctx.message.channel, ctx.notes["recall"]).inc()
     return {"text": ctx.message.text}
 
 

@@ -45,6 +45,7 @@ from langchain_core.tools import BaseTool, ToolException, tool
 from langchain_openai import ChatOpenAI
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 
+import metrics
 import prompts
 from agent.guards import clean_text, guard_reply, injection_markers
 from agent.types import Brain, BrainInput, BrainOutput, HandoffRequest, Reply
@@ -325,6 +326,7 @@ class LLMBrain:
 
     async def _fall_back(self, inp: BrainInput, turn: _Turn, exc: Exception) -> BrainOutput:
         kind = failure_kind(exc)
+        metrics.LLM_FALLBACKS.labels(kind if not kind.startswith("http_") else "http_4xx").inc()
         log.warning("LLM brain failed (%s): %r; falling back to %s", kind, exc, self.fallback.name)
         partial = "".join(turn.emitted)
         if partial and inp.emit is not None:

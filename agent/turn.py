@@ -11,11 +11,13 @@ import asyncio
 import datetime as dt
 import logging
 import secrets
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import metrics
 from agent.graph import build_graph
 from agent.guards import OutboundGuard
 from agent.state import TurnContext
@@ -45,7 +47,7 @@ class Services:
     # How long a turn waits for memory recall once its context is otherwise loaded, by channel ("*" =
     # any other). A caller on the phone hears silence while we wait, so voice gets a tight budget and
     # falls back to the memories recalled for the customer's previous utterance.
-    recall_budget: dict[str, float] = field(default_factory=lambda: {"voice": 0.012, "*": 1.0})
+    recall_budget: dict[str, float] = field(default_factory=lambda: {"voice": 0.004, "*": 1.0})
 
     def __post_init__(self) -> None:
         self.customers = CustomerStore(self.redis, self.keys, self.clock)
@@ -158,6 +160,7 @@ class Services:
                 h = await open_handoff(
                     ctx.deps, reason=out.handoff.reason, priority=out.handoff.priority, summary=out.handoff.summary
                 )
+                metrics.HANDOFFS.labels(h.reason).inc()
                 ctx.notes["handoff_id"] = h.id
                 await self.timeline.append(
                     cid,
@@ -253,6 +256,21 @@ class Agent:
         return result.customer
 
     async def handle_turn(self, msg: InboundMessage, *, emit: Emit | None = None) -> TurnResult:
+        started = time.perf_counter()
+        try:
+            result = await self._handle_turn(msg, emit)
+        except BaseException:
+            metrics.TURNS.labels(msg.channel, getattr(self.brain, "name", "?"), "error").inc()
+            raise
+        if result.duplicate:
+            outcome = "duplicate"
+        else:
+            outcome = "replied" if result.replies else "suppressed" if result.suppressed else "silent"
+            metrics.TURN_SECONDS.labels(msg.channel).observe(time.perf_counter() - started)
+        metrics.TURNS.labels(msg.channel, result.brain or getattr(self.brain, "name", "?"), outcome).inc()
+        return result
+
+    async def _handle_turn(self, msg: InboundMessage, emit: Emit | None) -> TurnResult:
         svc = self.services
         msg.at = msg.at or svc.clock()
         customer = await self.resolve(msg)

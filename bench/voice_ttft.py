@@ -12,7 +12,10 @@ calls share one process and one embedder).
 
 Overhead = (first non-empty `text` token received − `prompt` sent) − 300 ms: everything the runtime does
 before the model's first token reaches the caller (identity, idempotency, lock, timeline, context
-and memory recall, the graph, the guards, the websocket). Baseline, same run: the fake model's own
+and memory recall, the graph, the guards, the websocket). Voice waits for its memory recall only a
+few milliseconds past the rest of the context (`Services.recall_budget`); the notes count how many
+prompts got their own recall ("fresh"), the caller's previous one, or none (from the server's
+`/metrics`). Baseline, same run: the fake model's own
 time to first token measured directly (`astream`), as many at once as the largest level.
 """
 
@@ -115,6 +118,22 @@ async def calls(base_url: str, sizes: Sizes) -> list[dict[str, Any]]:
     return [r for rs in results for r in rs]
 
 
+async def voice_recalls(base_url: str) -> dict[str, int]:
+    """The server's voice memory-recall outcomes so far (its `/metrics`): fresh (this prompt's own
+    recall made the budget), previous (the caller's last recall was used), none."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+        text = (await client.get("/metrics")).text
+    out: dict[str, int] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "dealeros_memory_recall_total" and sample.labels.get("channel") == "voice":
+                out[sample.labels["outcome"]] = int(sample.value)
+    return out
+
+
 async def model_ttft(samples: int, concurrent: int) -> list[float]:
     """The fake model's own time to first chunk, called directly (`astream`), `concurrent` at a time."""
     from langchain_core.messages import HumanMessage
@@ -146,10 +165,13 @@ async def run(bench_redis: BenchRedis, sizes: Sizes | None = None, shared: dict[
         await calls(server.base_url, Sizes(calls=1, concurrent=1, prompts=2, pause_s=0.05))  # warm-up
         for level in sizes.levels:
             await server.monitor_since_last()
+            recalls_before = await voice_recalls(server.base_url)
             level_sizes = Sizes(calls=max(sizes.calls, level), concurrent=level, prompts=sizes.prompts,
                                 pause_s=sizes.pause_s)  # fmt: skip
             samples = await calls(server.base_url, level_sizes)
             row: dict[str, Any] = {"server": await server.monitor_since_last()}
+            after = await voice_recalls(server.base_url)
+            row["recall"] = {k: after.get(k, 0) - recalls_before.get(k, 0) for k in after}
             row["no_token"] = sum(1 for s in samples if s["first_s"] is None)
             row["example_reply"] = next((s["text"] for s in samples if s["text"]), "")
             for kind in ("direct", "tool"):
@@ -184,8 +206,11 @@ def _summarize(res: BenchResult) -> None:
     for level, row in d["levels"].items():
         tool = Stats(**row["tool"]["overhead"])
         lag = (row.get("server") or {}).get("loop_lag_ms") or {}
+        recall = row.get("recall") or {}
+        recall_text = ", ".join(f"{recall.get(k, 0)} {k}" for k in ("fresh", "previous", "none"))
         notes.append(
             f"{level} at once: after one tool call {tool.brief('p50', 'p95')}; server loop late "
-            f"{fmt_ms(lag.get('p99', float('nan')))} p99; {row['no_token']} prompts without a token"
+            f"{fmt_ms(lag.get('p99', float('nan')))} p99; {row['no_token']} prompts without a token; "
+            f"memory recall {recall_text}"
         )
     res.notes.append("Voice: " + " | ".join(notes))

@@ -46,6 +46,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from twilio.twiml.messaging_response import MessagingResponse
 
+import metrics
 from agent.types import InboundMessage, Reply, TurnResult
 from channels.twilio_common import (
     SMS_PATH,
@@ -372,6 +373,7 @@ class SmsChannel:
         outcome = await self.bursts.push(part, token)
         if outcome == 0:
             log.info("duplicate MessageSid %s ignored", part.sid)
+            metrics.SMS_WEBHOOKS.labels("duplicate").inc()
             return twiml(MessagingResponse())
         await self.bursts.mark_active(part.phone, _ms(part.at))
         if outcome == 2:
@@ -379,6 +381,9 @@ class SmsChannel:
                 self._spawn(self._process(part.phone, token))
             else:
                 await self.bursts.enqueue(part.phone, token)
+            metrics.SMS_WEBHOOKS.labels("processing" if self.inline else "queued").inc()
+        else:
+            metrics.SMS_WEBHOOKS.labels("joined_burst").inc()
         return twiml(MessagingResponse())
 
     async def status(self, request: Request) -> Response:
@@ -430,6 +435,7 @@ class SmsChannel:
             token = secrets.token_hex(8)
             if await self.bursts.claim(phone, token):
                 taken += 1
+                metrics.SMS_SWEPT.inc()
                 self._spawn(self._process(phone, token, forget_before=cutoff))
         return taken
 

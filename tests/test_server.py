@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 from twilio.request_validator import RequestValidator
 
 from memory.customers import CustomerStore
@@ -104,6 +105,19 @@ def sms(body: str, sid: str, phone: str) -> tuple[dict[str, str], dict[str, str]
     return params, {"X-Twilio-Signature": sig}
 
 
+def scrape(base: str) -> dict[tuple[str, ...], float]:
+    """GET /metrics, parsed: (sample name, *label values in label-name order) -> value."""
+    r = httpx.get(f"{base}/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    out: dict[tuple[str, ...], float] = {}
+    for family in text_string_to_metric_families(r.text):
+        for sample in family.samples:
+            labels = tuple(v for k, v in sorted(sample.labels.items()) if k not in {"brain", "le"})
+            if "le" not in sample.labels:
+                out[(sample.name, *labels)] = out.get((sample.name, *labels), 0) + sample.value
+    return out
+
+
 def journey(data_dir: Path, dealer_id: str, phone: str):
     async def run():
         handle = open_redis(os.environ.get("REDIS_URL") or None, data_dir)
@@ -140,6 +154,16 @@ def test_serve_answers_a_signed_text_once_and_persists_it(tmp_path, dealer_file)
         assert first.status_code == 200 and "<Response" in first.text
         again = httpx.post(f"{base}/twilio/sms", data=params, headers=headers)  # Twilio retried
         assert again.status_code == 200
+
+        # Prometheus metrics of the process: the webhooks at once, the turn once it is answered.
+        deadline = time.monotonic() + 60
+        while (scraped := scrape(base)).get(("dealeros_turns_total", "sms", "replied"), 0) < 1:
+            assert time.monotonic() < deadline, scraped
+            time.sleep(0.1)  # the reply is sent asynchronously: poll the counter until the deadline
+        assert scraped[("dealeros_sms_webhooks_total", "processing")] == 1
+        assert scraped[("dealeros_sms_webhooks_total", "duplicate")] == 1
+        assert scraped[("dealeros_turn_seconds_count", "sms")] == 1
+        assert scraped[("dealeros_consent_decisions_total", "sms", "ok", "transactional")] >= 1
     finally:
         log = stop(proc)
 

@@ -29,6 +29,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, Huma
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import tool
+from prometheus_client import REGISTRY
 from pydantic import Field
 
 from agent.llm import HANDOFF_TOOL, LLMBrain, make_chat_model, request_human_handoff
@@ -321,11 +322,13 @@ async def test_tool_loop_is_bounded_then_falls_back(dealer: DealerConfig) -> Non
     looping = [AIMessage(content="", tool_calls=[call("find_vehicle", {"query": "x"}, f"c{i}")]) for i in range(10)]
     model = scripted(*looping)
     fallback = StubFallbackBrain()
+    counted = REGISTRY.get_sample_value("dealeros_llm_fallbacks_total", {"kind": "tool_loop"}) or 0
     out = await LLMBrain(model, [find_vehicle], fallback, max_tool_rounds=3).respond(make_input(dealer, "hi"))
 
     assert out.reply.text == "[stub offline answer]" and out.brain == "llm->offline"
     assert out.usage["error_kind"] == "tool_loop" and out.usage["rounds"] == 4
     assert len(TOOL_LOG) == 3 and len(fallback.calls) == 1
+    assert REGISTRY.get_sample_value("dealeros_llm_fallbacks_total", {"kind": "tool_loop"}) == counted + 1  # /metrics
 
 
 async def test_model_error_mid_stream_falls_back_and_keeps_what_was_said(dealer: DealerConfig) -> None:

@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
 
+import metrics
 from memory.consent import (
     CHANNELS,
     PURPOSES,
@@ -245,6 +246,32 @@ class ConsentGate:
         recipient_timezone: str | None = None,
     ) -> Decision:
         """Decide one outbound message. Read-only: call `record_send` after actually sending."""
+        decision = await self._decide(
+            customer_ids,
+            channel=channel,
+            purpose=purpose,
+            to_phone=to_phone,
+            at=at,
+            proactive=proactive,
+            recipient_state=recipient_state,
+            recipient_timezone=recipient_timezone,
+        )
+        label = "ok" if decision.allowed else decision.reason
+        metrics.CONSENT_DECISIONS.labels(channel, purpose, label).inc()
+        return decision
+
+    async def _decide(
+        self,
+        customer_ids: Sequence[str],
+        *,
+        channel: Channel,
+        purpose: SendPurpose,
+        to_phone: str | None,
+        at: dt.datetime,
+        proactive: bool,
+        recipient_state: str | None,
+        recipient_timezone: str | None,
+    ) -> Decision:
         at = _aware(at)
         if channel not in CHANNELS:
             raise ValueError(f"the consent gate covers {CHANNELS}, not {channel!r}")
