@@ -74,6 +74,11 @@ class Runtime:
         await index_knowledge(self.vectors, self.dealer)
         await asyncio.to_thread(self.warm_up)
 
+    async def warm_redis_pool(self, connections: int = 48) -> None:
+        """Open connections before traffic does: a burst of webhooks otherwise pays for opening one
+        connection per concurrent request (measured in bench/: the herd's acknowledgements)."""
+        await asyncio.gather(*(self.redis.ping() for _ in range(connections)))
+
     def warm_up(self) -> None:
         """Pay one-time costs (intent examples embedded, date parser data) before the first customer."""
         from tools.dates import warm_up as warm_dates
@@ -186,6 +191,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, *, worker: bo
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await rt.bootstrap()
+        await rt.warm_redis_pool()
         # The model, Chroma and the stores are loaded: move them out of the collector's sight, or every
         # full collection pauses the event loop for a third of a second (measured in bench/).
         gc.collect()

@@ -275,9 +275,15 @@ class SmsBursts:
         return f"{PREFIX}:{{{self.keys.dealer}:sms:{phone}}}:{part}"
 
     async def push(self, part: InboundSms, token: str) -> int:
-        """0: a duplicate MessageSid; 1: queued; 2: queued and this caller now owns the processor."""
+        """0: a duplicate MessageSid; 1: queued; 2: queued and this caller now owns the processor.
+        The number is also (re)indexed as active, in the same round trip (the index is a dealer-wide
+        key, so it cannot be in the per-number script on a Cluster)."""
         keys = [self.key(part.phone, f"seen:{part.sid}"), *self._keys(part.phone, "pending", "last", "owner")]
-        return int(await self._push(keys=keys, args=[part.to_item(), SEEN_TTL_S, token, LEASE_MS]))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            await self._push(keys=keys, args=[part.to_item(), SEEN_TTL_S, token, LEASE_MS], client=pipe)
+            pipe.zadd(self.active_key, {part.phone: int(part.at.timestamp() * 1000)})
+            outcome, _ = await pipe.execute()
+        return int(outcome)
 
     async def next(self, phone: str, token: str) -> tuple[str, Any]:
         """('items', [InboundSms]) | ('wait', seconds) | ('empty', None) | ('lost', None)."""
@@ -301,9 +307,6 @@ class SmsBursts:
         return [self.key(phone, p) for p in parts]
 
     # --- the dealer-wide index and work list (separate keys: Cluster-safe, one command each) ----
-    async def mark_active(self, phone: str, now_ms: int) -> None:
-        await self.redis.zadd(self.active_key, {phone: now_ms})
-
     async def enqueue(self, phone: str, token: str) -> None:
         """Hand this number's lease (held with `token`) to whichever worker takes it first."""
         await self.redis.rpush(self.work_key, json.dumps({"phone": phone, "token": token}))
@@ -375,7 +378,6 @@ class SmsChannel:
             log.info("duplicate MessageSid %s ignored", part.sid)
             metrics.SMS_WEBHOOKS.labels("duplicate").inc()
             return twiml(MessagingResponse())
-        await self.bursts.mark_active(part.phone, _ms(part.at))
         if outcome == 2:
             if self.inline:
                 self._spawn(self._process(part.phone, token))

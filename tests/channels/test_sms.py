@@ -528,7 +528,7 @@ async def test_a_burst_left_by_a_dead_process_is_answered_by_the_sweep(make_app,
     at = dt.datetime.now(dt.UTC)
     orphan = InboundSms(sid=sid(120), phone=PHONE, to=DEALER_NUMBER, body="are you open sunday?", at=at)
     assert await bursts.push(orphan, "dead-process") == 2  # the webhook of a process that then died
-    await bursts.mark_active(PHONE, int(at.timestamp() * 1000))
+    assert await redis.zscore(bursts.active_key, PHONE) == int(at.timestamp() * 1000)  # indexed for the sweep
     assert await channel.sweep(now=at + dt.timedelta(seconds=30)) == 0  # its lease still holds: hands off
     await redis.delete(bursts.key(PHONE, "owner"))  # ...until it expires
     assert await channel.sweep(now=at + dt.timedelta(seconds=1)) == 0  # too recent to be an orphan
