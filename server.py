@@ -74,9 +74,10 @@ class Runtime:
         await index_knowledge(self.vectors, self.dealer)
         await asyncio.to_thread(self.warm_up)
 
-    async def warm_redis_pool(self, connections: int = 48) -> None:
+    async def warm_redis_pool(self, connections: int = 64) -> None:
         """Open connections before traffic does: a burst of webhooks otherwise pays for opening one
-        connection per concurrent request (measured in bench/: the herd's acknowledgements)."""
+        connection per concurrent request (measured in bench/: the herd's acknowledgements). Kept
+        moderate: managed Redis plans cap connections, and every process holds its own pool."""
         await asyncio.gather(*(self.redis.ping() for _ in range(connections)))
 
     def warm_up(self) -> None:

@@ -380,7 +380,7 @@ class SmsChannel:
             return twiml(MessagingResponse())
         if outcome == 2:
             if self.inline:
-                self._spawn(self._process(part.phone, token))
+                self._spawn(self._process(part.phone, token, fresh=True))
             else:
                 await self.bursts.enqueue(part.phone, token)
             metrics.SMS_WEBHOOKS.labels("processing" if self.inline else "queued").inc()
@@ -401,11 +401,16 @@ class SmsChannel:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _process(self, phone: str, token: str, *, forget_before: int | None = None) -> None:
+    async def _process(
+        self, phone: str, token: str, *, forget_before: int | None = None, fresh: bool = False
+    ) -> None:
         """Owns the number's lease: waits for quiet, runs a turn per burst, releases when idle. If it
         dies, the lease expires and the number's next text, or the worker loop's sweep, resumes the
-        pending burst."""
+        pending burst. `fresh`: the lease was just taken for a new text, so the burst window has
+        only begun (asking Redis before it ends would only say "wait")."""
         try:
+            if fresh:
+                await asyncio.sleep(self.bursts.window_ms / 1000)
             while True:
                 kind, value = await self.bursts.next(phone, token)
                 if kind == "wait":
@@ -459,7 +464,7 @@ class SmsChannel:
                 if item is None:
                     slots.release()
                     continue
-                self._spawn(self._guarded(slots, self._process(*item)))
+                self._spawn(self._guarded(slots, self._process(*item, fresh=True)))
             except asyncio.CancelledError:
                 raise
             except Exception:  # Redis restarting, a network blip: keep the loop alive
