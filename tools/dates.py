@@ -49,6 +49,7 @@ class When:
     description: str
     daily: tuple[dt.time, dt.time] | None = None
     earliest: bool = False
+    preferred: dt.datetime | None = None  # "around 5": the time named, when the window is around it
 
 
 def dealer_hours(dealer: DealerConfig, department: str) -> HoursFn:
@@ -495,10 +496,13 @@ def parse_when(
             a, b, _ = _window(p, [day], hours, slot_minutes)
             a, b = _clip(a, b, hours, day)
     start, end = _at(day, a, tz), _at(day, b, tz)
+    preferred = None
+    if p.around is not None and not exact:
+        preferred = _at(day, _resolve_clock(p.around, [day], hours, _hint(p.part)), tz)
     if not exact:
         start = min(max(start, local_now), max(end, local_now))
         end = max(end, start)  # an explicit "today" that is over is an empty window: callers offer the nearest
-    return When(start, end, exact, _describe(start, end, exact, None), earliest=p.earliest)
+    return When(start, end, exact, _describe(start, end, exact, None), earliest=p.earliest, preferred=preferred)
 
 
 def _multi_day(p: _Parts, local_now: dt.datetime, tz: ZoneInfo, hours: HoursFn | None, slot: int) -> When:

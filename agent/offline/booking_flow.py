@@ -173,8 +173,11 @@ async def offer_window(t: Turn, ctx: dict[str, Any], text: str, day_hint: dt.dat
     except ToolError:
         t.out.say("booking_unavailable", 0)
         return
+    asked = next((s for s in slots if when.preferred is not None and s.starts_at == when.preferred), None)
     if len(slots) == 1:
         propose(t, ctx, slots[0])
+    elif asked is not None:  # "around 5" and 5:00 is open: that is the one to confirm
+        propose(t, ctx, asked, [_slot_dict(t, s) for s in slots])
     elif slots:
         offer_list(t, ctx, slots, "slots_in_window", window=when.description)
     else:

@@ -373,6 +373,8 @@ _TRADE_CLAUSE = re.compile(
     r"|\bmy\s(?P<b>(?:(?:19|20)\d\d\s)?[a-z0-9-]+(?:\s[a-z0-9-]+){0,3}?)\s(?:worth|value|for trade|to trade|as a trade)"
     r"|\b(?:worth|value of|appraise|appraisal (?:on|for)|sell you|sell)\s(?:my|our)\s(?P<c>[^.?!;]*)"
     r"|\bi (?:have|got|own|drive) (?:a|an)\s(?P<d>(?:19|20)\d\d\s[^.?!;,]*)"
+    r"|\b(?:give|pay|offer) (?:me|us)\s(?:for|on)\s(?:my|our)\s(?P<e>[^.?!;]*)"
+    r"|\b(?:get|fetch)\s(?:for|on)\s(?:my|our)\s(?P<f>[^.?!;]*)"
 )
 
 

@@ -234,12 +234,8 @@ async def handle_trade_in(t: Turn) -> None:
         desc = " ".join(str(trade[k]) for k in ("year", "make", "model") if trade.get(k))
         if desc:
             t.out.say("trade_noted", 0, vehicle=desc)
-    question = "trade-in appraisal how it works offer"
-    if "payoff" in e.trade_in or re.search(r"\bowe\b|payoff|loan", t.parse.norm):
-        question = "still owe money on trade payoff lender"
-    quote = await knowledge_quote(
-        t, question, ["apprais", "offer", "payoff", "lender", "free"], sentences=2 if t.channel == "chat" else 1
-    )
+    question, keywords = _trade_topic(t.parse.norm, owes="payoff" in e.trade_in)
+    quote = await knowledge_quote(t, question, keywords, sentences=2 if t.channel == "chat" else 1)
     if re.search(r"\bworth\b|\bvalue\b|how much|give me", t.parse.norm):
         t.out.say("trade_no_number", 0)
     if quote:
@@ -247,6 +243,41 @@ async def handle_trade_in(t: Turn) -> None:
     t.out.say("trade_offer_appraisal", 0)
     t.set_pending("offer_booking", department="sales", kind="trade_appraisal")
     t.out.offer("Book an appraisal", "Not now")
+
+
+# What part of the dealer's trade-in documents a question is about: (pattern, retrieval question,
+# sentence keywords). The first match wins; the last entry is the general case.
+_TRADE_TOPICS: list[tuple[re.Pattern[str], str, list[str]]] = [
+    (
+        re.compile(r"\bbring\b|paperwork|documents?\b|need to have|what do i need"),
+        "what to bring to a trade-in appraisal title registration keys photo id",
+        ["bring", "title", "registration", "keys"],
+    ),
+    (
+        re.compile(
+            r"\bbuy (?:my|your|a|the)? ?(?:car|truck|vehicle)s?\b.*\b(?:even|without|if)\b|outright"
+            r"|\bsell (?:you|it|my)\b|(?:dont|don't|not) buy (?:one|a car|anything)"
+        ),
+        "do you buy vehicles outright even if I do not buy one",
+        ["outright", "buy", "even if"],
+    ),
+    (
+        re.compile(r"\bowe\b|payoff|\bloan\b|upside down|negative equity"),
+        "still owe money on trade payoff lender",
+        ["payoff", "lender", "owe", "equity"],
+    ),
+    (re.compile(r"lease"), "trade in a leased vehicle lease buyout", ["lease", "leased"]),
+]
+_TRADE_DEFAULT = ("trade-in appraisal how it works offer", ["apprais", "offer", "payoff", "lender", "free"])
+
+
+def _trade_topic(norm: str, *, owes: bool = False) -> tuple[str, list[str]]:
+    if owes:
+        return _TRADE_TOPICS[2][1], _TRADE_TOPICS[2][2]
+    for pattern, question, keywords in _TRADE_TOPICS:
+        if pattern.search(norm):
+            return question, keywords
+    return _TRADE_DEFAULT
 
 
 _SERVICE_KEYWORDS = {

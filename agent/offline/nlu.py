@@ -421,6 +421,9 @@ def classify(
         intents[intents.index("book_appointment")] = "book_service"
     elif ents.service_kind and ents.has_time and not intents_include_any(intents, "service_price", "book_service"):
         intents.insert(0, "book_service")
+    # "can I bring my truck in for an appraisal" is a sales visit (a trade appraisal), not a service one.
+    if "book_service" in intents and not ents.service_kind and re.search(r"\bapprais\w*|\btrade\b", s):
+        intents[intents.index("book_service")] = "book_appointment"
     if ents.trade_in and "trade_in" not in intents and (ents.trade_in.get("model") or "payoff" in ents.trade_in):
         intents.append("trade_in")
     if "credit" in intents and "financing" not in intents:

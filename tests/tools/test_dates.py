@@ -277,3 +277,20 @@ def test_dst_next_week_from_before_the_change() -> None:
     thursday = dt.datetime(2026, 10, 29, 12, 0, tzinfo=NY)
     w = parse_when("next monday at 9:30", thursday, NY, hours=SALES)
     assert w and w.start == dt.datetime(2026, 11, 2, 14, 30, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "preferred"),
+    [("around 2", "11-18 14:00"), ("tomorrow around 3ish", "11-18 15:00"), ("fri abt 10", "11-20 10:00")],
+)
+def test_around_a_time_keeps_the_time_named(text: str, preferred: str) -> None:
+    when = parse_when(text, NOW, NY, hours=dealer_hours(DEALER, "sales"))
+    assert when is not None and not when.exact
+    assert when.preferred is not None and when.preferred.strftime("%m-%d %H:%M") == preferred
+    assert when.start < when.preferred < when.end
+
+
+def test_windows_without_a_named_time_have_no_preferred_one() -> None:
+    for text in ("tomorrow afternoon", "after 3", "thursday", "tomorrow at 4"):
+        when = parse_when(text, NOW, NY, hours=dealer_hours(DEALER, "sales"))
+        assert when is not None and when.preferred is None, text
