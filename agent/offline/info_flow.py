@@ -9,6 +9,7 @@ import re
 
 from agent.guards import format_phone
 from agent.offline.state import Turn
+from agent.offline.text import normalize
 from tools.context import ToolError
 from tools.dates import day_label, parse_when
 from tools.knowledge import open_now, search_knowledge
@@ -278,6 +279,84 @@ def _trade_topic(norm: str, *, owes: bool = False) -> tuple[str, list[str]]:
         if pattern.search(norm):
             return question, keywords
     return _TRADE_DEFAULT
+
+
+_FAQ_LEAD = re.compile(
+    r"^\s*(?:ok|so|also|quick question)?[\s,.:]*(?:\d|two|three|a few|couple) (?:things|questions)\W*", re.I
+)
+
+
+# Words that say little about which policy is meant (a sentence sharing only these is no answer).
+_FAQ_GENERIC = set(
+    "buy car cars vehicle vehicles get got have there need want like take make much does will would "
+    "could should offer back from used new any also things thing know tell guys hate really one still".split()
+)
+# A customer's word -> the words the dealer's documents use for it.
+_FAQ_ALIASES = {
+    "return": ("return", "exchange", "refund"),
+    "money": ("refund", "money"),
+    "refund": ("refund", "exchange"),
+    "doc": ("doc", "dealer fee", "documentation"),
+    "charging": ("charging", "charger"),
+    "charger": ("charging", "charger"),
+    "spanish": ("spanish", "español"),
+    "espanol": ("spanish", "español"),
+    "credit": ("credit card",),
+    "far": ("miles", "within"),  # "how far does the shuttle go"
+    "long": ("minutes", "hours", "days"),  # "how long does an appraisal take"
+}
+
+
+def _faq_answer(passages: list[str], words: list[str], per: int) -> str:
+    """The sentences of the best passage that answer `words`: the best sentence must share at least
+    two of them (or the only one), and up to `per` sentences of that passage follow in their order."""
+    need = min(2, len(words))
+
+    def score(sentence: str) -> int:
+        low = sentence.lower()
+        return sum(1 for w in words if any(a in low for a in _FAQ_ALIASES.get(w, (w,))))
+
+    best: tuple[int, int] = (0, -1)
+    scored = [[(score(x), x) for x in _split(_body(p))] for p in passages]
+    for i, sentences in enumerate(scored):
+        top = max((sc for sc, _ in sentences), default=0)
+        if top > best[0]:
+            best = (top, i)
+    if best[0] < need:
+        return ""
+    sentences = scored[best[1]]
+    # best first; among equals the shorter (a text message holds ~320 characters for every answer)
+    keep = sorted(range(len(sentences)), key=lambda j: (-sentences[j][0], len(sentences[j][1])))[:per]
+    return " ".join(sentences[j][1] for j in sorted(keep) if sentences[j][0] > 0)
+
+
+def _faq_questions(raw: str) -> list[str]:
+    """The separate questions of one message ("ok 3 things. do u have loaners, how far does the
+    shuttle go, and is there ev charging there" is three)."""
+    text = _FAQ_LEAD.sub("", raw)
+    parts = re.split(r"\?|;|,\s*(?:and\s+)?|\s+and\s+(?=(?:is|are|do|does|can|how|what|will|where)\b)", text)
+    return [p.strip() for p in parts if len(p.strip()) > 6] or [raw]
+
+
+async def handle_faq(t: Turn) -> bool:
+    """Questions about the store's policies and amenities, answered with the dealer's own sentences:
+    each question of the message gets the sentences of the best passage that share its words.
+    False when the documents answer none of it (the caller hands it to a person; nothing is guessed)."""
+    answers: list[str] = []
+    per = {"chat": 2, "sms": 1}.get(t.channel, 1)
+    # "the warranty on a new camry" asks about the warranty: the vehicle named is not a policy word
+    vehicle = set(re.findall(r"[a-z0-9-]+", " ".join(str(v) for v in t.ents.criteria.values()).lower()))
+    for question in _faq_questions(t.parse.raw)[:3]:
+        words = [w.rstrip("s") for w in _keywords(normalize(question)) if w not in _FAQ_GENERIC and w not in vehicle]
+        if not words:
+            continue
+        quote = _faq_answer(await _passages(t, question, k=3), words, per)
+        if quote and quote not in answers:
+            answers.append(quote)
+    if answers:
+        t.out.add(" ".join(answers), 0)
+        t.out.say("anything_else", 2)
+    return bool(answers)
 
 
 _SERVICE_KEYWORDS = {

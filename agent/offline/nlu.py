@@ -28,7 +28,7 @@ INTENTS_FILE = "offline/intents.yaml"
 PRIORITY = (
     "opt_out", "opt_in", "legal", "complaint", "human", "other_customer", "negotiation", "credit", "cancel_appointment",
     "reschedule", "my_appointments", "book_service", "test_drive", "book_appointment", "trade_in",
-    "service_price", "hot_lead", "financing", "hours", "location", "contact", "vehicle_question",
+    "service_price", "hot_lead", "financing", "faq", "hours", "location", "contact", "vehicle_question",
     "refine_search", "inventory_search", "help", "smalltalk", "off_topic", "injection", "greet",
     "thanks", "bye", "affirm", "deny", "provide_info",
 )  # fmt: skip
@@ -191,6 +191,19 @@ _R: dict[str, list[str]] = {
         r"\bfinanc\w*|\bloans?\b|\bleas(?:e|ing|es)\b|\bmonthly payments?\b|\bpayments?\b|\bdown ?payment\b|"
         r"\bput down\b|\bmoney down\b|\blenders?\b|\bcredit union\b|\bzero down\b|\b0 down\b|\bincentives?\b|"
         r"\brebates?\b|\bpre-?qualif\w*|\bbring my own (?:bank|lender)\b",
+    ],
+    # Store policies and amenities the dealer's documents answer (fees, returns, deposits, loaners,
+    # shuttle, charging, languages, payment, warranty): answered from the documents, quoted.
+    "faq": [
+        r"\b(?:doc(?:ument(?:ation)?)?|dealer|admin(?:istrative)?|processing|hidden) fees?\b|\bany fees\b",
+        r"\breturn (?:it|the car|a car|policy)\b|\brefund\b|\bmoney back\b|\bexchange (?:it|policy|the car)\b"
+        r"|\bhate it\b|\bchange my mind\b",
+        r"\bloaners?\b|\bloaner cars?\b|\bshuttle\b|\bride home\b|\bwaiting (?:room|area|lounge)\b|\bwi-?fi\b",
+        r"\b(?:ev )?charg(?:ing|er|ers) (?:station|stations|there|port|ports)?\b.*\?|\bplug in\b",
+        r"\b(?:hablan|habla|speak) (?:espa[nñ]ol|spanish)\b|\bspanish[- ]speaking\b",
+        r"\bdeposit\b|\bhold (?:it|the car|the truck|one) for me\b",
+        r"\b(?:do you |can i )?(?:take|accept) (?:credit cards?|checks?|cash|debit|venmo|zelle)\b",
+        r"\bwarranty\b|\bhome delivery\b|\bdeliver (?:it|the car)\b",
     ],
     "hours": [
         r"^hours\b",

@@ -24,8 +24,8 @@ from agent.offline.nlu import apply_examples
 from agent.offline.state import Turn
 
 # Questions that can be answered alongside the main one ("are you open sunday? any tacomas?").
-COMBINABLE = ("hours", "location", "contact", "financing", "inventory_search", "vehicle_question", "hot_lead")
-INFO = {"hours", "location", "contact", "financing", "service_price", "trade_in", "greet", "thanks"}
+COMBINABLE = ("hours", "location", "contact", "financing", "faq", "inventory_search", "vehicle_question", "hot_lead")
+INFO = {"hours", "location", "contact", "financing", "faq", "service_price", "trade_in", "greet", "thanks"}
 CHANGES_PENDING = {
     "test_drive", "book_service", "book_appointment", "reschedule", "cancel_appointment", "inventory_search",
     "refine_search", "trade_in", "service_price", "human", "complaint", "legal", "credit", "negotiation",
@@ -121,6 +121,8 @@ async def decide(t: Turn) -> None:
     for name in intents[1:]:
         if extra >= 2 or name in done:
             continue
+        if main == "faq" and name not in {"hours", "contact", "financing"}:
+            continue  # "is there ev charging there" is not a question about our address or EVs for sale
         if name in COMBINABLE and (main in INFO or name in INFO or main in {"inventory_search", "vehicle_question"}):
             if name in {"inventory_search", "vehicle_question"} and main in {
                 "inventory_search",
@@ -268,6 +270,10 @@ async def _dispatch(t: Turn, name: str) -> None:
         await info.handle_service_price(t)
     elif name == "financing":
         await info.handle_financing(t)
+    elif name == "faq":
+        if not await info.handle_faq(t):
+            t.out.say("faq_unknown", 0)
+            await handoff.handle_handoff(t, "cannot_help", "low", "handoff_cannot_help")
     elif name == "hours":
         await info.handle_hours(t)
     elif name == "location":

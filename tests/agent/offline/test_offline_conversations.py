@@ -527,3 +527,19 @@ async def test_a_window_on_a_holiday_says_why(runtime: Runtime) -> None:
     out = await chat.say("test drive thursday nov 26 in the morning")
     assert "Thanksgiving" in out.reply.text
     assert all(local(o["iso"]).date() != dt.date(2026, 11, 26) for o in chat.dialogue["pending"]["offered"])
+
+
+async def test_policy_questions_are_answered_in_the_dealers_words_or_handed_over(runtime: Runtime) -> None:
+    """Fees, returns, loaners: quoted from the dealer's documents, each question of a message; what
+    the documents don't cover is not guessed at but handed to a person."""
+    chat = Chat(runtime, "chat", phone=None)
+    out = await chat.say("do you charge a doc fee? how much is it")
+    assert "$999 dealer fee" in out.reply.text and out.handoff is None
+    out = await chat.say("if i buy a used car and hate it can i return it and get my money back?")
+    assert "3 days or 150 miles" in out.reply.text and "not a cash refund" in out.reply.text
+    assert "$" not in out.reply.text.replace("$999", "")  # no vehicle list for the words "used car"
+    out = await chat.say("do u have loaner cars, how far does the shuttle go, and is there ev charging there")
+    assert all(w in out.reply.text for w in ("Loaner vehicles", "10 miles", "EV charging"))
+    assert "Dale Mabry" not in out.reply.text  # "there" is not a question about the address
+    out = await chat.say("do you do home delivery?")
+    assert out.handoff is not None and "guess" in out.reply.text
