@@ -7,6 +7,7 @@ doesn't silence it; a revocation typed into chat is recorded for the channels it
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from agent.guards import guard_reply
@@ -40,7 +41,7 @@ async def apply(ctx: TurnContext, intent: ConsentIntent) -> tuple[bool, str]:
         )
         return True, guard_reply("opt_in_confirm", msg.channel, ctx.deps.dealer)
     before = await gate.state(ctx.sources, at=at)
-    already = all(before.status(c, "transactional") == "opted_out" for c in intent.channels)
+    already = all(before.status(c, p) == "opted_out" for c in intent.channels for p in intent.purposes)
     # A repeated request is still evidence worth keeping, but it changes nothing: no second confirmation.
     await gate.record_opt_out(
         ctx.customer.id,
@@ -57,7 +58,21 @@ async def apply(ctx: TurnContext, intent: ConsentIntent) -> tuple[bool, str]:
         decision = await gate.claim_confirmation(ctx.sources, channel=msg.channel, at=at)
         if not decision.allowed:
             return True, ""  # already confirmed once: say nothing more
-    return True, guard_reply("opt_out_confirm", msg.channel, ctx.deps.dealer)
+    marketing_only = set(intent.purposes) == {"marketing"}
+    return True, guard_reply("opt_out_marketing_confirm" if marketing_only else "opt_out_confirm", msg.channel,
+                             ctx.deps.dealer)  # fmt: skip
+
+
+def rest_of_message(text: str, matched: str) -> str:
+    """What a message asks besides its consent request ("dont text me anymore. also do u have any
+    4runners" -> "also do u have any 4runners"): its clauses without the one that made the request."""
+    phrase = matched.split(": ", 1)[-1].strip().lower()  # the classifier labels it ("dont_contact: dont text me")
+    if not phrase:
+        return ""
+    clauses = [c.strip() for c in re.split(r"(?<=[.!?;,])\s+|\n+", text) if c.strip()]
+    rest = [c for c in clauses if phrase not in c.lower()]
+    joined = " ".join(rest).strip()
+    return joined if len(re.findall(r"[A-Za-z0-9']+", joined)) >= 3 else ""
 
 
 async def reply_blocked(ctx: TurnContext) -> str | None:

@@ -65,6 +65,13 @@ async def inbound_guard(state: AgentState, runtime: Runtime[TurnContext]) -> dic
     if verdict.consent is not None:
         # Recorded in the ledger before anything else happens in this turn.
         handled, reply = await consent_flow.apply(ctx, verdict.consent)
+        rest = consent_flow.rest_of_message(verdict.text, verdict.consent.matched)
+        if handled and reply and rest and ctx.message.channel not in consent_flow.GATED:
+            # Typed into chat with another question: confirm, then answer the rest (on SMS/voice the
+            # one confirmation is all that may be sent).
+            ctx.notes["consent_prefix"] = reply
+            ctx.notes["route"] = "brain"
+            return {"text": rest}
         if handled:
             ctx.notes["route"] = "reply"
             ctx.output = BrainOutput(reply=Reply(text=reply), intent=f"consent_{verdict.consent.kind}", brain="guard")
@@ -117,6 +124,9 @@ async def brain(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, A
         meta=ctx.message.meta,
         emit=stream.emit if stream else None,
     )
+    prefix = ctx.notes.get("consent_prefix")
+    if prefix and stream is not None:
+        await stream.emit(prefix + "\n")
     try:
         out = await ctx.brain.respond(inp)
     except Exception:
@@ -130,6 +140,8 @@ async def brain(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, A
             intent="error",
             brain="error",
         )
+    if prefix:
+        out.reply.text = f"{prefix}\n{out.reply.text}".strip()
     if stream is not None:
         await stream.flush()
         ctx.notes["streamed"] = stream.emitted_text

@@ -268,3 +268,32 @@ async def test_voice_does_not_wait_for_slow_recall_and_reuses_the_last_one(make_
     memory.gate.set()
     await agent.handle_turn(sms("and the price?", phone="+18135550190"))
     assert brain.inputs[-1].memories == ["[voice 2026-11-17] said before: and the price?"]
+
+
+async def test_stopping_promotions_keeps_service_texts_and_says_so(make_agent, redis, keys):
+    brain = RecordingBrain()
+    agent = make_agent(brain)
+    r = await agent.handle_turn(sms("can you stop sending me the promo texts? still text me about my appointments"))
+    state = await ConsentLedger(redis, keys).state([r.customer_id])
+    assert state.status("sms", "marketing") == "opted_out" and state.status("sms", "transactional") != "opted_out"
+    text = r.replies[0].text
+    assert "promotional" in text and "appointments" in text and "No more messages" not in text
+    assert not brain.inputs  # a consent request is answered by the guard, not the brain
+
+
+async def test_chat_revocation_with_a_question_confirms_then_answers_the_question(make_agent, redis, keys):
+    brain = RecordingBrain()
+    agent = make_agent(brain)
+    msg = InboundMessage(
+        dealer="x", channel="chat", visitor_id="v-consent-9", phone="+18135550170",
+        text="dont text me anymore please, email is fine. also do u have any 4runners",
+    )  # fmt: skip
+    r = await agent.handle_turn(msg)
+    state = await ConsentLedger(redis, keys).state([r.customer_id])
+    assert state.status("sms", "transactional") == "opted_out"
+    assert [i.text for i in brain.inputs] == ["email is fine. also do u have any 4runners"]  # the rest only
+    first, rest = r.replies[0].text.split("\n", 1)
+    assert "won't send you any more text messages" in first and rest == "ok 1"
+    # On SMS the one confirmation is all that may be sent, whatever else the text asked.
+    r2 = await agent.handle_turn(sms("stop texting me. also do u have any tacomas", phone="+18135550171"))
+    assert len(brain.inputs) == 1 and "unsubscribed" in r2.replies[0].text.lower()

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from memory.customers import CustomerStore
 from memory.keys import Keys
 from memory.redis import RedisHandle
 from tools import booking
@@ -576,3 +577,16 @@ async def test_concurrent_cancel_and_reschedule_leave_counts_consistent(redis_ha
     assert final is not None and final.status == "cancelled"
     assert (await usage(a, "sales", first), await usage(a, "sales", second)) == (0, 0)
     assert all(not isinstance(r, BaseException) or isinstance(r, ToolError) for r in results)
+
+
+async def test_a_booked_visit_moves_the_lead_stage_forward_only(deps_for, redis: Any, keys: Keys) -> None:
+    store = CustomerStore(redis, keys)
+    lead = await store.create(name="Lead")
+    buyer = await store.create(name="Buyer", stage="negotiating")
+    walk_in = await store.create(name="Oil change")
+    await book(deps_for(lead.id), department="sales", kind="test drive", starts_at=local("11-18 10:00"))
+    await book(deps_for(buyer.id), department="sales", kind="test drive", starts_at=local("11-18 10:00"))
+    await book(deps_for(walk_in.id), department="service", kind="oil change", starts_at=local("11-18 08:00"))
+    assert (await store.get(lead.id)).stage == "appointment"
+    assert (await store.get(buyer.id)).stage == "negotiating"  # further along already: left alone
+    assert (await store.get(walk_in.id)).stage == "service"

@@ -12,6 +12,7 @@ import secrets
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from memory.customers import CustomerStore
 from tools.booking.keys import _day_key, _spans_key, _usage_key
 from tools.booking.model import UTC, Appointment, HistoryEntry, SlotUnavailable
 from tools.booking.queries import _is_staff, _load, _load_own
@@ -116,6 +117,7 @@ async def book(
     status, value = _text(status), _text(value)
     if status == "ok":
         await deps.redis.sadd(deps.keys.customer_appointments(cid), appt.id)
+        await _advance_stage(deps, cid, department)
         return _remember(deps, appt)
     if status == "dup":
         found = await _load(deps, value)
@@ -129,6 +131,24 @@ async def book(
     raise SlotUnavailable(
         f"{slot.label()} is fully booked for {department}.", await nearest_slots(deps, department, start), "full"
     )
+
+
+# A booked sales visit moves a lead that had not got that far to the appointment stage; a first
+# contact that books service is a service customer. Later stages (visited, negotiating, sold) stay.
+_STAGE_ON_BOOKING = {
+    "sales": ({"new", "engaged", "qualified", "lost", "service"}, "appointment"),
+    "service": ({"new"}, "service"),
+}
+
+
+async def _advance_stage(deps: ToolDeps, cid: str, department: str) -> None:
+    rule = _STAGE_ON_BOOKING.get(department)
+    if rule is None:
+        return
+    store = CustomerStore(deps.redis, deps.keys, deps.clock)
+    customer = await store.primary_of(cid) if await store.find(cid) else None
+    if customer is not None and customer.stage in rule[0]:
+        await store.update(customer.id, stage=rule[1])
 
 
 async def _already_booked(
