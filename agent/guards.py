@@ -114,6 +114,46 @@ _INJECTION: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
+# --- sensitive numbers a customer types: never stored, never shown to a brain --------------------------
+_SSN_DASHED = re.compile(r"\b\d{3}[- ]\d{2}[- ]\d{4}\b")
+_SSN_NAMED = re.compile(r"\b(?:ssn|ss#|ss no|social(?: security)?(?: number| no| #)?)\D{0,20}(\d{9})\b", re.I)
+_CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
+SSN_MARK = "[SSN removed]"
+CARD_MARK = "[card number removed]"
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def redact_sensitive(text: str) -> tuple[str, list[str]]:
+    """Remove Social Security and payment card numbers from a customer's message before it is
+    stored or read by a brain: (text, kinds removed). A dashed 3-2-4 number is an SSN; nine bare
+    digits only when the message calls them one; a 13-19 digit number only when its Luhn check
+    passes (phone numbers, VINs and stock numbers are left alone)."""
+    kinds: list[str] = []
+
+    def card(m: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", m.group(0))
+        if 13 <= len(digits) <= 19 and _luhn(digits):
+            kinds.append("card")
+            return CARD_MARK
+        return m.group(0)
+
+    out = _CARD.sub(card, text)
+    out, n = _SSN_DASHED.subn(SSN_MARK, out)
+    out, m = _SSN_NAMED.subn(lambda x: x.group(0)[: x.start(1) - x.start(0)] + SSN_MARK, out)
+    if n or m:
+        kinds.append("ssn")
+    return out, sorted(set(kinds))
+
+
 def clean_text(text: str) -> str:
     """Drop control and invisible formatting characters (zero-width, bidi overrides); keep newlines."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")

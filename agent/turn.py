@@ -19,7 +19,7 @@ from typing import Any
 
 import metrics
 from agent.graph import build_graph
-from agent.guards import OutboundGuard
+from agent.guards import OutboundGuard, redact_sensitive
 from agent.state import TurnContext
 from agent.types import Brain, Emit, InboundMessage, Reply, TurnResult
 from memory.customers import Customer, CustomerStore
@@ -273,6 +273,7 @@ class Agent:
     async def _handle_turn(self, msg: InboundMessage, emit: Emit | None) -> TurnResult:
         svc = self.services
         msg.at = msg.at or svc.clock()
+        _redact(msg)
         customer = await self.resolve(msg)
         scope = msg.channel
         if msg.delivery_id:
@@ -368,6 +369,19 @@ async def _store_inbound_events(timeline: Timeline, msg: InboundMessage, custome
         )
         ids.append(event.id)
     return ids
+
+
+def _redact(msg: InboundMessage) -> None:
+    """SSNs and card numbers never reach the timeline, the memory or a brain (what was removed is
+    noted in the message's metadata, so the reply can tell the customer)."""
+    text, kinds = redact_sensitive(msg.text)
+    parts = msg.meta.get("parts") or []
+    for part in parts:
+        part["text"], more = redact_sensitive(part.get("text", ""))
+        kinds = sorted({*kinds, *more})
+    if kinds:
+        msg.text = text
+        msg.meta["redacted"] = kinds
 
 
 def _memory_lines(hits: list[Any]) -> list[str]:

@@ -92,6 +92,14 @@ _R: dict[str, list[str]] = {
         r"\b(?:phone number|address|email|details|information|info) of (?:the |a )?(?:person|customer|guy|lady|"
         r"woman|man|someone|last)\b",
         r"\b[a-z]+ [a-z]+'s (?:phone|address|email|appointment|number|account)\b",
+        # someone asking on another person's behalf about that person's records
+        r"\b(?:this is|i'?m|im) (?:\w+ ){0,3}(?:husband|wife|son|daughter|mom|mother|dad|father|boyfriend|"
+        r"girlfriend|partner|assistant|friend)\b.*\b(?:her|his|their) (?:\w+ )?(?:appt|appointment|number|phone|"
+        r"email|address|account|info|deal|payment|loan)",
+        r"\bwhat (?:number|phone|email|address) do (?:you|u) have (?:on file )?for (?:her|him|them|my)\b",
+        r"\b(?:look up|lookup|find|check|search|tell me) who (?:has|owns|is|uses)\b.{0,40}"
+        r"\b(?:number|phone|email|plate|vin|account)\b",
+        r"\bwho (?:does )?(?:this|that|the) (?:number|phone number|email|plate) (?:belong|belongs) to\b",
     ],
     "negotiation": [
         r"\blegally binding\b|\bbinding (?:offer|contract|agreement|deal)\b|\btakesies|\bbacksies\b",
@@ -113,6 +121,7 @@ _R: dict[str, list[str]] = {
         r"\b(?:do|would|can) i qualify\b|\bqualify for\b",
         r"\binterest rates?\b|\bwhat (?:rate|apr)\b|\bapr\b|\bbankrupt\w*|\brepo(?:ssession|ssessed|'?d)?\b|"
         r"\bco-?signer\b|\bfirst time buyer\b|\bdenied\b|\b[3-8]\d\d (?:credit|score|fico)\b",
+        r"\b(?:run|pull|check) (?:my |a )?credit\b",
     ],
     "cancel_appointment": [
         r"\bcancel\w*\b(?:.{0,30})\b(?:appointment|appointments|booking|test drive|service|reservation|visit|it|"

@@ -64,6 +64,8 @@ async def decide(t: Turn) -> None:
     capture_profile(t)
     p = t.parse
     intents = list(p.intents)
+    for kind in (t.inp.meta or {}).get("redacted") or []:  # removed before anything stored it
+        t.out.say(f"sensitive_removed_{kind}", 0)
     if await context.apply_page(t):
         return
 

@@ -14,6 +14,7 @@ from agent.guards import (
     guard_reply,
     inbound_check,
     injection_markers,
+    redact_sensitive,
     split_sentences,
 )
 from agent.types import SMS_MAX_CHARS
@@ -477,3 +478,18 @@ async def test_stream_keeps_line_breaks_on_chat(dealer: DealerConfig, facts: Tur
         await sg.emit(tok)
     await sg.flush()
     assert sg.emitted_text == "Two options:\n- Tacoma SR5 $31,995\n- Tacoma TRD $33,500"
+
+
+@pytest.mark.parametrize(
+    ("text", "out", "kinds"),
+    [
+        ("my ssn is 123-45-6789", "my ssn is [SSN removed]", ["ssn"]),
+        ("social security number 123456789 thx", "social security number [SSN removed] thx", ["ssn"]),
+        ("visa 4111-1111-1111-1111 exp 12/27", "visa [card number removed] exp 12/27", ["card"]),
+        ("call me at 813-555-0166 or 8135550166", "call me at 813-555-0166 or 8135550166", []),
+        ("vin 3TMCZ5AN2KM387595, stock T26101", "vin 3TMCZ5AN2KM387595, stock T26101", []),
+        ("order 1234567812345678", "order 1234567812345678", []),  # fails the Luhn check: not a card
+    ],
+)
+def test_sensitive_numbers_are_redacted_and_nothing_else(text: str, out: str, kinds: list[str]) -> None:
+    assert redact_sensitive(text) == (out, kinds)

@@ -297,3 +297,14 @@ async def test_chat_revocation_with_a_question_confirms_then_answers_the_questio
     # On SMS the one confirmation is all that may be sent, whatever else the text asked.
     r2 = await agent.handle_turn(sms("stop texting me. also do u have any tacomas", phone="+18135550171"))
     assert len(brain.inputs) == 1 and "unsubscribed" in r2.replies[0].text.lower()
+
+
+async def test_ssn_and_card_numbers_never_reach_the_timeline_or_the_brain(make_agent):
+    brain = RecordingBrain()
+    agent = make_agent(brain)
+    r = await agent.handle_turn(sms("my ssn is 123-45-6789 and card 4111 1111 1111 1111, run my credit", sid="SM77"))
+    assert brain.inputs[-1].text == "my ssn is [SSN removed] and card [card number removed], run my credit"
+    assert brain.inputs[-1].meta["redacted"] == ["card", "ssn"]
+    events = await agent.services.timeline.read([r.customer_id])
+    stored = " ".join(e.model_dump_json() for e in events)
+    assert "6789" not in stored and "1111 1111" not in stored and "[SSN removed]" in stored
