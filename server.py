@@ -343,6 +343,15 @@ def chat(
         raise typer.BadParameter("channel must be chat, sms or voice", param_hint="--channel")
     if channel in {"sms", "voice"} and not from_:
         raise typer.BadParameter(f"--from +1... is needed on {channel}", param_hint="--from")
+    from memory.identity import InvalidIdentity, normalize
+
+    given = (("phone", from_, "--from"), ("email", email, "--email"), ("visitor", visitor, "--visitor"))
+    for kind, value, hint in given:
+        if value:
+            try:
+                normalize(kind, value)
+            except InvalidIdentity as exc:
+                raise typer.BadParameter(str(exc), param_hint=hint) from None
     _setup_logging("WARNING")
 
     async def run() -> int:

@@ -114,8 +114,23 @@ def _asked_day(t: Turn) -> dt.date | None:
     return when.start.astimezone(dealer.tz).date() if when else None
 
 
-async def handle_hours(t: Turn) -> None:
+def departments_asked(t: Turn) -> list[str]:
+    """The departments a question is about: "are you open? service too?" asks about the store
+    (sales) and service."""
     dept = department_of(t)
+    both = r"\b(?:too|also|as well|both)\b|\bsales\b"
+    if dept != "sales" and "sales" in t.deps.dealer.departments and re.search(both, t.parse.norm):
+        return ["sales", dept]
+    return [dept]
+
+
+async def handle_hours(t: Turn) -> None:
+    for dept in departments_asked(t):
+        _hours_of(t, dept)
+    t.out.offer("Book a visit", "Directions")
+
+
+def _hours_of(t: Turn, dept: str) -> None:
     dealer = t.deps.dealer
     label = dealer.department(dept).label or dept.title()
     day = _asked_day(t)
@@ -140,7 +155,6 @@ async def handle_hours(t: Turn) -> None:
             t.out.say("hours_closed_now", 0, dept=label, status=status, hours=hours, dept_lower=label.lower())
     if t.channel != "voice":
         t.out.add(_week(t, dept), 2)
-    t.out.offer("Book a visit", "Directions")
 
 
 def _week(t: Turn, dept: str) -> str:

@@ -177,3 +177,13 @@ def test_dealeros_chat_is_scriptable_through_stdin(tmp_path):
     assert "11" in lines[1] and "5" in lines[1]
     assert "unsubscribed" in lines[2].lower()
     assert lines[3] == "(no reply: opted_out)"
+
+
+def test_dealeros_chat_refuses_a_malformed_identity_with_a_clear_error():
+    from typer.testing import CliRunner
+
+    from server import cli
+
+    for args, hint in ((["--visitor", "v-1"], "--visitor"), (["--channel", "sms", "--from", "12"], "--from")):
+        result = CliRunner().invoke(cli, ["chat", *args], input="hi\n")
+        assert result.exit_code == 2 and hint in result.output and "Traceback" not in result.output
