@@ -391,10 +391,13 @@ def _trade_in(s: str, e: Entities, matcher: Matcher) -> str:
     m = _TRADE_CLAUSE.search(s)
     if not m:
         return s
-    clause = next(g for g in m.groups() if g is not None)
+    group = next(i for i, g in enumerate(m.groups(), 1) if g is not None)
     clause = re.split(
-        r"\b(?:for (?:a|an|the|something|one)|and (?:get|buy|looking|want|i)|towards?|into|because|but)\b", clause
+        r"\b(?:for (?:a|an|the|something|one)|and (?:get|buy|looking|want|i|my|our)|towards?|into|because|but"
+        r"|(?:my |our |the )?budget)\b",
+        m.group(group),
     )[0]
+    clause_end = m.start(group) + len(clause)  # what follows the car ("and my budget is 40k") stays in the text
     year = re.search(rf"\b{_YEAR}\b", clause)
     make, model = matcher.any_model(clause)
     miles = re.search(r"\b(\d+(?:\.\d+)?)\s?(k|thousand)?" + _MILES, clause)
@@ -408,8 +411,7 @@ def _trade_in(s: str, e: Entities, matcher: Matcher) -> str:
         e.trade_in["mileage"] = round(float(miles.group(1)) * (1000 if miles.group(2) else 1))
     if year or model or miles:
         e.trade_in.setdefault("description", clause.strip())
-        start, end = m.span()
-        s = s[:start] + " " + s[end:]
+        s = s[: m.start()] + " " + s[clause_end:]
     return s
 
 

@@ -65,6 +65,10 @@ _R: dict[str, list[str]] = {
         r"mad|frustrated|disappointed|annoyed)\b|\bnot happy\b|\bunhappy with\b|\bnever (?:buying|coming back|"
         r"again)\b|\bnobody (?:ever )?(?:calls?|called|answers?|got back)\b|\bno one (?:ever )?(?:calls?|called|"
         r"answers?|got back)\b|\bruined\b",
+        # the same problem back again ("3rd time ... same check engine light", "still not fixed")
+        r"\b(?:\d+(?:st|nd|rd|th)|second|third|fourth|fifth) time\b.{0,80}\b(?:same|again|still)\b"
+        r"|\bstill (?:not|isn'?t|hasn'?t been) (?:fixed|repaired|resolved)\b"
+        r"|\b(?:i'?m|im) done(?: with (?:you|this|y'?all|your \w+))?\s*(?:[.!]|$)",
     ],
     "human": [
         r"\b(?:talk|speak|chat|text) (?:to|with) (?:a |an |some |your |the |somebody |someone )?"
@@ -78,6 +82,8 @@ _R: dict[str, list[str]] = {
         r"contact|reach)\b",
         r"\b(?:can|could|please|would) (?:you |someone |somebody )?(?:please )?call me\b"
         r"|\bcall me (?:back|asap|please)\b",
+        r"\b(?:i want|i need|have|get|can|could) (?:the |a |an |your )?(?:service |sales |general |finance )?"
+        r"(?:manager|salesperson|sales ?person|sales rep|rep|advisor|consultant) (?:to )?(?:call|text|contact|reach)\b",
         r"\bcan someone (?:call|text|contact|help)\b|\b(?:transfer|connect) me\b|\bget me (?:a|an) (?:person|human|"
         r"manager|agent)\b|\bi want (?:a|an) (?:person|human|agent)\b|\bnot (?:a|an|the) (?:bot|robot|machine|ai)\b",
     ],

@@ -244,3 +244,20 @@ def test_offers_are_not_budgets(matcher: Matcher, text: str, offer: int) -> None
 )  # fmt: skip
 def test_time_words(text: str, expected: bool) -> None:
     assert has_time(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "trade", "criteria"),
+    [
+        ("i have a 2016 f150 to trade and my budget is around 40k", {"year": 2016, "model": "F-150"},
+         {"price_max": 40000}),
+        ("what would u give me for my 2015 honda civic with 98k miles?", {"year": 2015, "model": "Civic",
+         "mileage": 98000}, {}),
+        ("trading in my 2019 camry with 40k miles for a tacoma under 35k", {"year": 2019, "model": "Camry",
+         "mileage": 40000}, {"price_max": 35000}),
+    ],
+)  # fmt: skip
+def test_what_follows_the_trade_is_still_read(matcher: Matcher, text: str, trade: dict, criteria: dict) -> None:
+    e = extract(text, matcher)
+    assert {k: e.trade_in.get(k) for k in trade} == trade
+    assert {k: e.criteria.get(k) for k in criteria} == criteria
