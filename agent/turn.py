@@ -379,6 +379,7 @@ def _redact(msg: InboundMessage) -> None:
     for part in parts:
         part["text"], more = redact_sensitive(part.get("text", ""))
         kinds = sorted({*kinds, *more})
+    kinds = sorted({*kinds, *(msg.meta.get("redacted") or [])})  # a channel may have redacted already
     if kinds:
         msg.text = text
         msg.meta["redacted"] = kinds

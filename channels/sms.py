@@ -47,6 +47,7 @@ from fastapi.responses import Response
 from twilio.twiml.messaging_response import MessagingResponse
 
 import metrics
+from agent.guards import redact_sensitive
 from agent.types import InboundMessage, Reply, TurnResult
 from channels.twilio_common import (
     SMS_PATH,
@@ -134,6 +135,7 @@ class InboundSms:
     from_state: str | None = None
     from_zip: str | None = None
     opt_out_type: str | None = None  # Advanced Opt-Out: STOP | START | HELP
+    redacted: list[str] = field(default_factory=list)  # sensitive numbers removed from the body ("ssn", "card")
 
     def to_item(self) -> str:
         return json.dumps(
@@ -148,6 +150,7 @@ class InboundSms:
                 "from_state": self.from_state,
                 "from_zip": self.from_zip,
                 "opt_out_type": self.opt_out_type,
+                "redacted": self.redacted,
             }
         )
 
@@ -182,11 +185,14 @@ def parse_inbound(form: Any, at: dt.datetime) -> InboundSms:
         value = str(form.get(name) or "").strip()
         return value or None
 
+    # An SSN or card number never reaches Redis, not even the burst queue (agent.guards.redact_sensitive).
+    body, redacted = redact_sensitive(str(form.get("Body") or ""))
     return InboundSms(
         sid=sid,
         phone=phone,
         to=str(form.get("To") or ""),
-        body=str(form.get("Body") or ""),
+        body=body,
+        redacted=redacted,
         at=at,
         media=media,
         from_city=opt("FromCity"),
@@ -232,6 +238,9 @@ def burst_message(dealer_id: str, parts: list[InboundSms]) -> InboundMessage:
         value = next((getattr(p, name) for p in parts if getattr(p, name)), None)
         if value:
             meta[name] = value
+    redacted = sorted({kind for p in parts for kind in p.redacted})
+    if redacted:
+        meta["redacted"] = redacted
     opt_outs = [p.opt_out_type for p in parts if p.opt_out_type]
     if opt_outs:
         meta["opt_out_type"] = opt_outs[-1]

@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from twilio.http import HttpClient
 from twilio.http.response import Response as TwilioResponse
 
-from channels.sms import InboundSms, build_sms_router
+from channels.sms import InboundSms, build_sms_router, parse_inbound
 from channels.twilio_common import (
     DryRunSender,
     OutboundSms,
@@ -562,3 +562,17 @@ async def test_an_api_only_process_queues_texts_and_a_worker_answers_them(make_a
     assert brain.calls == ["\n".join(texts)]
     assert [e.direction for e in await journey(PHONE)] == ["inbound", "inbound", "outbound"]
     assert await redis.llen(api_channel.bursts.work_key) == 0
+
+
+async def test_an_ssn_in_a_text_never_reaches_redis_the_timeline_or_the_brain(make_app, kit, brain, journey, redis):
+    part = parse_inbound(inbound(sid(140), "my ssn is 123-45-6789 can u run my credit"), dt.datetime.now(dt.UTC))
+    assert "6789" not in part.to_item() and part.redacted == ["ssn"]  # what the burst queue holds
+    app, channel, _ = make_app()
+    async with kit.serve(app) as base, httpx.AsyncClient(base_url=base) as client:
+        r = await kit.post_signed(client, "/twilio/sms", inbound(sid(141), "my ssn is 123-45-6789 can u run my credit"))
+        assert r.status_code == 200
+        await channel.aclose()
+    assert brain.calls == ["my ssn is [SSN removed] can u run my credit"]
+    events = await journey(PHONE)
+    assert events[0].meta["redacted"] == ["ssn"]
+    assert all("6789" not in e.model_dump_json() for e in events)
