@@ -23,6 +23,7 @@ from agent import consent_flow
 from agent.guards import StreamGuard, inbound_check
 from agent.state import WINDOW_TURNS, AgentState, TurnContext, fold_summary, role_of
 from agent.types import BrainInput, BrainOutput, HandoffRequest, Reply
+from memory.timeline import epoch_ms
 
 log = logging.getLogger(__name__)
 
@@ -178,14 +179,14 @@ async def persist(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str,
     turns = ctx.notes.get("window_events", [])
     added = 1 + (1 if ctx.notes.get("outbound_event_id") else 0)
     first_kept = len(turns) + added - WINDOW_TURNS
-    window_start = int(turns[first_kept].at.timestamp() * 1000) if 0 < first_kept < len(turns) else None
+    window_start = epoch_ms(turns[first_kept].at) if 0 < first_kept < len(turns) else None
     done = state.get("summarized_until", 0)
     if window_start and window_start > done:
         # Turns that slid out of the window since the last fold join the rolling summary.
         recent = ctx.notes.get("recent_events")
-        if recent is not None and (ctx.notes.get("recent_complete") or _ms(recent[0]) <= done):
+        if recent is not None and (ctx.notes.get("recent_complete") or epoch_ms(recent[0].at) <= done):
             # The window read already reached back past the last fold: no second read needed.
-            dropped = [e for e in recent if done < _ms(e) < window_start][-40:]
+            dropped = [e for e in recent if done < epoch_ms(e.at) < window_start][-40:]
         else:
             after = dt.datetime.fromtimestamp(done / 1000, dt.UTC) if done else None
             before = dt.datetime.fromtimestamp(window_start / 1000, dt.UTC)
@@ -193,11 +194,6 @@ async def persist(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str,
         update["summary"] = fold_summary(state.get("summary", ""), [_turn(e) for e in dropped if _conversational(e)])
         update["summarized_until"] = window_start - 1
     return update
-
-
-def _ms(e: Any) -> int:
-    """An event's timeline score (epoch milliseconds)."""
-    return int(e.at.timestamp() * 1000)
 
 
 def _contacts(ctx: TurnContext) -> set[str]:

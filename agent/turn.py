@@ -66,16 +66,23 @@ class Services:
         collects it. None when there is no vector memory or nothing to search for."""
         if self.memory is None or not text.strip():
             return None
-        task = asyncio.create_task(self.memory.recall(customer_id, text, k=4))
+        task = asyncio.create_task(self._recall(customer_id, text))
 
-        def keep(t: asyncio.Task) -> None:
-            if not t.cancelled() and t.exception() is None:
-                self._remember_recall(customer_id, _memory_lines(t.result()))
-            elif not t.cancelled():
+        def report(t: asyncio.Task) -> None:  # a recall nobody waits for any more still gets its error logged
+            if not t.cancelled() and t.exception() is not None:
                 log.warning("memory recall failed: %r", t.exception())
 
-        task.add_done_callback(keep)
+        task.add_done_callback(report)
         return task
+
+    async def _recall(self, customer_id: str, text: str) -> list[str]:
+        """The customer's memories for `text`, as context lines; kept as their latest recall."""
+        lines = _memory_lines(await self.memory.recall(customer_id, text, k=4))
+        self._last_recall[customer_id] = lines
+        self._last_recall.move_to_end(customer_id)
+        while len(self._last_recall) > 4096:
+            self._last_recall.popitem(last=False)
+        return lines
 
     async def recall_within(self, task: asyncio.Task | None, customer_id: str, channel: str) -> tuple[list[str], str]:
         """This turn's memories within the channel's budget: (lines, "fresh" | "previous" | "none")."""
@@ -83,19 +90,13 @@ class Services:
             return [], "none"
         budget = self.recall_budget.get(channel, self.recall_budget.get("*", 1.0))
         try:
-            hits = await asyncio.wait_for(asyncio.shield(task), timeout=budget)
+            lines = await asyncio.wait_for(asyncio.shield(task), timeout=budget)
         except TimeoutError:  # the task goes on; its result serves this customer's next turn
             previous = self._last_recall.get(customer_id)
             return (list(previous), "previous") if previous is not None else ([], "none")
-        except Exception:  # recollection is a nicety; a turn never fails for it (logged by `keep`)
+        except Exception:  # recollection is a nicety; a turn never fails for it (logged by `report`)
             return [], "none"
-        return _memory_lines(hits), "fresh"
-
-    def _remember_recall(self, customer_id: str, lines: list[str]) -> None:
-        self._last_recall[customer_id] = lines
-        self._last_recall.move_to_end(customer_id)
-        while len(self._last_recall) > 4096:
-            self._last_recall.popitem(last=False)
+        return list(lines), "fresh"
 
     def deps_for(self, customer_id: str | None, channel: str) -> ToolDeps:
         services = {"vectors": self.vectors, **self.extra}
@@ -374,15 +375,13 @@ async def _store_inbound_events(timeline: Timeline, msg: InboundMessage, custome
 def _redact(msg: InboundMessage) -> None:
     """SSNs and card numbers never reach the timeline, the memory or a brain (what was removed is
     noted in the message's metadata, so the reply can tell the customer)."""
-    text, kinds = redact_sensitive(msg.text)
-    parts = msg.meta.get("parts") or []
-    for part in parts:
-        part["text"], more = redact_sensitive(part.get("text", ""))
-        kinds = sorted({*kinds, *more})
-    kinds = sorted({*kinds, *(msg.meta.get("redacted") or [])})  # a channel may have redacted already
+    msg.text, found = redact_sensitive(msg.text)
+    kinds = {*found, *(msg.meta.get("redacted") or [])}  # a channel may have redacted already
+    for part in msg.meta.get("parts") or []:
+        part["text"], found = redact_sensitive(part.get("text", ""))
+        kinds.update(found)
     if kinds:
-        msg.text = text
-        msg.meta["redacted"] = kinds
+        msg.meta["redacted"] = sorted(kinds)
 
 
 def _memory_lines(hits: list[Any]) -> list[str]:

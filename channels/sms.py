@@ -60,6 +60,7 @@ from channels.twilio_common import (
 )
 from memory.identity import InvalidIdentity, normalize_phone
 from memory.keys import PREFIX, Keys
+from memory.timeline import epoch_ms
 from tools.dealer import DealerConfig
 
 log = logging.getLogger(__name__)
@@ -290,7 +291,7 @@ class SmsBursts:
         keys = [self.key(part.phone, f"seen:{part.sid}"), *self._keys(part.phone, "pending", "last", "owner")]
         async with self.redis.pipeline(transaction=False) as pipe:
             await self._push(keys=keys, args=[part.to_item(), SEEN_TTL_S, token, LEASE_MS], client=pipe)
-            pipe.zadd(self.active_key, {part.phone: int(part.at.timestamp() * 1000)})
+            pipe.zadd(self.active_key, {part.phone: epoch_ms(part.at)})
             outcome, _ = await pipe.execute()
         return int(outcome)
 
@@ -444,7 +445,7 @@ class SmsChannel:
         """Take over numbers nobody is processing: a processor that died leaves its number's lease
         to expire, and its texts are answered here. Numbers found idle leave the index. Returns how
         many numbers this sweep took over (idle ones included)."""
-        now_ms = _ms(now or self.clock())
+        now_ms = epoch_ms(now or self.clock())
         cutoff = now_ms - self.bursts.window_ms - int(grace_s * 1000)
         taken = 0
         for phone in await self.bursts.stale(cutoff):
@@ -522,10 +523,6 @@ class SmsChannel:
         """Wait for running burst processors (graceful shutdown)."""
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
-def _ms(at: dt.datetime) -> int:
-    return int(at.timestamp() * 1000)
 
 
 def build_sms_router(

@@ -20,9 +20,14 @@ from memory.keys import Keys
 Direction = Literal["inbound", "outbound", "internal"]
 
 
+def epoch_ms(at: dt.datetime) -> int:
+    """A time as the timeline scores it: epoch milliseconds."""
+    return int(at.timestamp() * 1000)
+
+
 def new_event_id(at: dt.datetime) -> str:
     """Time-sortable and unique across processes: '<epoch ms>-<random>'."""
-    return f"{int(at.timestamp() * 1000):013d}-{secrets.token_hex(4)}"
+    return f"{epoch_ms(at):013d}-{secrets.token_hex(4)}"
 
 
 class TimelineEvent(BaseModel):
@@ -49,7 +54,7 @@ class Timeline:
         if event.at.tzinfo is None:
             raise ValueError("timeline events need an aware timestamp")
         ev = event.model_copy(update={"id": event.id or new_event_id(event.at), "customer_id": customer_id})
-        score = int(ev.at.timestamp() * 1000)
+        score = epoch_ms(ev.at)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(self.keys.timeline_events(customer_id), ev.id, ev.model_dump_json())
             pipe.zadd(self.keys.timeline(customer_id), {ev.id: score})
@@ -78,8 +83,8 @@ class Timeline:
     ) -> list[TimelineEvent]:
         """Events of these records in time order. With `newest`, the last `limit` events (still
         returned oldest first)."""
-        lo = "-inf" if after is None else f"({int(after.timestamp() * 1000)}"
-        hi = "+inf" if before is None else f"({int(before.timestamp() * 1000)}"
+        lo = "-inf" if after is None else f"({epoch_ms(after)}"
+        hi = "+inf" if before is None else f"({epoch_ms(before)}"
         per_source: list[list[tuple[float, str, str]]] = []
         for cid in dict.fromkeys(customer_ids):
             key = self.keys.timeline(cid)

@@ -250,23 +250,8 @@ class CustomerMemory:
         event_id: str | None = None,
     ) -> None:
         """Store one memory; the same `event_id` (or the same text at the same time) is one memory."""
-        _require_id(customer_id, "customer_id")
-        if not text.strip():
-            return
-        if at.tzinfo is None:
-            raise ValueError("`at` must be timezone-aware")
-        key = f"e:{event_id}" if event_id else f"h:{channel}|{kind}|{at.isoformat()}|{text}"
-        meta = {
-            "customer_id": customer_id,
-            "origin_customer": customer_id,
-            "dealer_id": self.dealer_id,
-            "channel": channel,
-            "kind": kind,
-            "at": at.isoformat(),
-            "at_ts": int(at.timestamp()),
-            "event_id": event_id,
-        }
-        await self.index.upsert([self.memory_id(customer_id, key)], [text], [meta])
+        item = {"customer_id": customer_id, "text": text, "channel": channel, "at": at, "kind": kind}
+        await self.remember_many([{**item, "event_id": event_id}])
 
     async def remember_many(self, items: list[dict[str, Any]]) -> int:
         """Store several memories in one write (each item holds `remember`'s arguments). Returns how

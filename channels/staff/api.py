@@ -18,7 +18,7 @@ from channels.staff.delivery import NotDeliverable
 from channels.staff.handoffs import Conflict
 from channels.staff.reports import leads_by_source
 from channels.staff.service import StaffService
-from memory.timeline import TimelineEvent
+from memory.timeline import TimelineEvent, epoch_ms
 from tools import booking
 from tools.booking import SlotUnavailable
 from tools.context import ToolError
@@ -242,10 +242,10 @@ def build_api_router(svc: StaffService) -> APIRouter:
         events = await svc.timeline.read(ids, limit=limit + 50, newest=True, before=before)
         if cursor and skip_from:
             ms = int(cursor.partition("~")[0])
-            events = [e for e in events if not (int(e.at.timestamp() * 1000) == ms and e.id >= skip_from)]
+            events = [e for e in events if not (epoch_ms(e.at) == ms and e.id >= skip_from)]
         page = events[-limit:]
         more = len(events) > limit
-        next_cursor = f"{int(page[0].at.timestamp() * 1000)}~{page[0].id}" if page and more else None
+        next_cursor = f"{epoch_ms(page[0].at)}~{page[0].id}" if page and more else None
         await audit(who, request, "timeline.read", c.id)
         return {"items": [svc.event_api(e) for e in page], "next_cursor": next_cursor}
 

@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -87,6 +88,18 @@ def _aware(at: dt.datetime) -> dt.datetime:
 
 def _ms(at: dt.datetime) -> int:
     return int(at.timestamp() * 1000)
+
+
+def _counted(check: Callable[..., Awaitable[Decision]]) -> Callable[..., Awaitable[Decision]]:
+    """Count every decision of `check_send` on /metrics (channel, purpose, "ok" or the refusal's reason)."""
+
+    @functools.wraps(check)
+    async def counted(self: Any, *args: Any, channel: str, purpose: str, **kwargs: Any) -> Decision:
+        decision = await check(self, *args, channel=channel, purpose=purpose, **kwargs)
+        metrics.CONSENT_DECISIONS.labels(channel, purpose, "ok" if decision.allowed else decision.reason).inc()
+        return decision
+
+    return counted
 
 
 class ConsentGate:
@@ -233,6 +246,7 @@ class ConsentGate:
         return ids
 
     # --- the gate ------------------------------------------------------------------------
+    @_counted
     async def check_send(
         self,
         customer_ids: Sequence[str],
@@ -246,32 +260,6 @@ class ConsentGate:
         recipient_timezone: str | None = None,
     ) -> Decision:
         """Decide one outbound message. Read-only: call `record_send` after actually sending."""
-        decision = await self._decide(
-            customer_ids,
-            channel=channel,
-            purpose=purpose,
-            to_phone=to_phone,
-            at=at,
-            proactive=proactive,
-            recipient_state=recipient_state,
-            recipient_timezone=recipient_timezone,
-        )
-        label = "ok" if decision.allowed else decision.reason
-        metrics.CONSENT_DECISIONS.labels(channel, purpose, label).inc()
-        return decision
-
-    async def _decide(
-        self,
-        customer_ids: Sequence[str],
-        *,
-        channel: Channel,
-        purpose: SendPurpose,
-        to_phone: str | None,
-        at: dt.datetime,
-        proactive: bool,
-        recipient_state: str | None,
-        recipient_timezone: str | None,
-    ) -> Decision:
         at = _aware(at)
         if channel not in CHANNELS:
             raise ValueError(f"the consent gate covers {CHANNELS}, not {channel!r}")
