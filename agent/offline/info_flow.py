@@ -218,16 +218,25 @@ _FIN_TOPICS: list[tuple[str, str, list[str]]] = [
 ]
 
 
+_FIN_DEFAULT = ("financing lenders we work with", ["arranges financing", "several lenders", "own financing"])
+
+
+def pick_topic(
+    norm: str, topics: list[tuple[str | re.Pattern[str], str, list[str]]], default: tuple[str, list[str]]
+) -> tuple[str, list[str]]:
+    """(retrieval question, sentence keywords) of the first topic whose pattern the message matches."""
+    for pattern, question, keywords in topics:
+        if re.search(pattern, norm):
+            return question, keywords
+    return default
+
+
 async def handle_financing(t: Turn, *, credit: bool = False) -> None:
     s = t.parse.norm
     if credit:
         question, keys = "credit challenges approval lenders decide", ["credit histor", "lender decides", "co-signer"]
     else:
-        question, keys = "financing lenders we work with", ["arranges financing", "several lenders", "own financing"]
-        for rx, topic, words in _FIN_TOPICS:
-            if re.search(rx, s):
-                question, keys = topic, words
-                break
+        question, keys = pick_topic(s, _FIN_TOPICS, _FIN_DEFAULT)
     quote = await knowledge_quote(t, question, keys, sentences=2)
     if credit:
         t.out.say("credit_intro", 1)
@@ -249,7 +258,8 @@ async def handle_trade_in(t: Turn) -> None:
         desc = " ".join(str(trade[k]) for k in ("year", "make", "model") if trade.get(k))
         if desc:
             t.out.say("trade_noted", 0, vehicle=desc)
-    question, keywords = _trade_topic(t.parse.norm, owes="payoff" in e.trade_in)
+    owes = "payoff" in e.trade_in  # "I owe 12k on it": the payoff passage, whatever else was asked
+    question, keywords = _TRADE_PAYOFF if owes else pick_topic(t.parse.norm, _TRADE_TOPICS, _TRADE_DEFAULT)
     quote = await knowledge_quote(t, question, keywords, sentences=2 if t.channel == "chat" else 1)
     if re.search(r"\bworth\b|\bvalue\b|how much|give me", t.parse.norm):
         t.out.say("trade_no_number", 0)
@@ -262,7 +272,8 @@ async def handle_trade_in(t: Turn) -> None:
 
 # What part of the dealer's trade-in documents a question is about: (pattern, retrieval question,
 # sentence keywords). The first match wins; the last entry is the general case.
-_TRADE_TOPICS: list[tuple[re.Pattern[str], str, list[str]]] = [
+_TRADE_PAYOFF = ("still owe money on trade payoff lender", ["payoff", "lender", "owe", "equity"])
+_TRADE_TOPICS: list[tuple[str | re.Pattern[str], str, list[str]]] = [
     (
         re.compile(r"\bbring\b|paperwork|documents?\b|need to have|what do i need"),
         "what to bring to a trade-in appraisal title registration keys photo id",
@@ -276,23 +287,10 @@ _TRADE_TOPICS: list[tuple[re.Pattern[str], str, list[str]]] = [
         "do you buy vehicles outright even if I do not buy one",
         ["outright", "buy", "even if"],
     ),
-    (
-        re.compile(r"\bowe\b|payoff|\bloan\b|upside down|negative equity"),
-        "still owe money on trade payoff lender",
-        ["payoff", "lender", "owe", "equity"],
-    ),
+    (re.compile(r"\bowe\b|payoff|\bloan\b|upside down|negative equity"), *_TRADE_PAYOFF),
     (re.compile(r"lease"), "trade in a leased vehicle lease buyout", ["lease", "leased"]),
 ]
 _TRADE_DEFAULT = ("trade-in appraisal how it works offer", ["apprais", "offer", "payoff", "lender", "free"])
-
-
-def _trade_topic(norm: str, *, owes: bool = False) -> tuple[str, list[str]]:
-    if owes:
-        return _TRADE_TOPICS[2][1], _TRADE_TOPICS[2][2]
-    for pattern, question, keywords in _TRADE_TOPICS:
-        if pattern.search(norm):
-            return question, keywords
-    return _TRADE_DEFAULT
 
 
 _FAQ_LEAD = re.compile(
