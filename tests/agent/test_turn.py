@@ -8,6 +8,7 @@ import asyncio
 import datetime as dt
 
 import pytest
+from prometheus_client import REGISTRY
 
 from agent.state import SUMMARY_MAX_CHARS, WINDOW_TURNS
 from agent.turn import Agent, Services
@@ -262,8 +263,11 @@ async def test_voice_does_not_wait_for_slow_recall_and_reuses_the_last_one(make_
     memory.gate.set()
     await asyncio.wait_for(memory.tasks[-1], 5)  # its completion callback runs before this returns
     memory.gate = asyncio.Event()
+    counted = REGISTRY.get_sample_value("dealeros_memory_recall_total", {"channel": "voice", "outcome": "previous"})
     await agent.handle_turn(call("what color is it"))
     assert brain.inputs[-1].memories == ["[voice 2026-11-17] said before: is the tacoma still there"]
+    after = REGISTRY.get_sample_value("dealeros_memory_recall_total", {"channel": "voice", "outcome": "previous"})
+    assert after == (counted or 0) + 1  # counted on /metrics
     # Text channels wait (within their own budget) for this turn's own recall.
     memory.gate.set()
     await agent.handle_turn(sms("and the price?", phone="+18135550190"))
