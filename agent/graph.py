@@ -7,6 +7,10 @@
 The brains run their own tool loop (the LLM brain's is bounded; the offline policy calls domain
 functions directly), which keeps fallback simple: when the LLM fails mid-turn, the offline brain
 answers the same input.
+
+`build_graph` declares the graph (LangGraph `StateGraph`, checkpointed per customer); `TurnRunner`
+executes a turn through the same nodes and writes the same checkpoints (see its docstring for why a
+turn does not go through Pregel).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import datetime as dt
 import logging
 from typing import Any, Literal
 
+from langgraph.channels import LastValue
+from langgraph.checkpoint.base import copy_checkpoint, create_checkpoint, empty_checkpoint
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
@@ -214,3 +220,84 @@ def build_graph(checkpointer: Any = None):
     g.add_edge("outbound_guard", "persist")
     g.add_edge("persist", END)
     return g.compile(checkpointer=checkpointer)
+
+
+# The graph above as the straight line it is: the nodes before the branch, the branch, and the path
+# each of its answers takes. `TurnRunner` checks this against the compiled graph when it is built.
+_HEAD = (load_context, inbound_guard)
+_PATHS = {"brain": (brain, outbound_guard, persist), "persist": (persist,)}
+
+
+class TurnRunner:
+    """Executes one turn through the graph's nodes and checkpoints the resulting state.
+
+    Why not `graph.ainvoke`: a turn is a straight line with one branch, and Pregel's general
+    machinery — planning each step's tasks, versioning channels, applying writes, and propagating its
+    run config and callbacks into every nested LangChain call — cost more than all of the turn's own
+    work (about 5 ms of an 18 ms turn on a two-core machine; bench/README.md). The runner calls the
+    same node functions in the graph's order with a LangGraph `Runtime`, and writes a standard
+    checkpoint through the same checkpointer, so `graph.aget_state` reads it and a thread can be
+    driven by either (tests/agent/test_turn.py). Changing the graph's shape means changing
+    `_HEAD`/`_PATHS` too; `__init__` refuses a graph they no longer describe.
+    """
+
+    def __init__(self, graph: Any, checkpointer: Any = None) -> None:
+        _check_shape(graph)
+        self.checkpointer = checkpointer
+        self._keys = frozenset(AgentState.__annotations__)
+
+    async def run(self, ctx: TurnContext, thread_id: str) -> dict[str, Any]:
+        """Run the turn for `ctx` on `thread_id`; returns the new state. Nothing is checkpointed
+        when a node raises (the turn is retried from the last saved state)."""
+        saver = self.checkpointer
+        config: dict[str, Any] = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
+        saved = await saver.aget_tuple(config) if saver is not None else None
+        base = copy_checkpoint(saved.checkpoint) if saved is not None else empty_checkpoint()
+        state: dict[str, Any] = {**base["channel_values"], "text": ctx.message.text}
+        changed = {"text"}
+        runtime = Runtime(context=ctx)
+        for node in _HEAD:
+            changed.update(_apply(state, await node(state, runtime)))  # type: ignore[arg-type]
+        for node in _PATHS[after_inbound(state, runtime)]:  # type: ignore[arg-type]
+            changed.update(_apply(state, await node(state, runtime)))  # type: ignore[arg-type]
+        if saver is None:
+            return state
+        versions = base["channel_versions"]
+        new_versions = {k: saver.get_next_version(versions.get(k), None) for k in sorted(changed)}
+        base["channel_values"] = {k: v for k, v in state.items() if k in self._keys}
+        base["channel_versions"] = {**versions, **new_versions}
+        step = (saved.metadata.get("step", -1) if saved is not None else -1) + 1
+        checkpoint = create_checkpoint(base, None, step)
+        checkpoint["updated_channels"] = sorted(changed)
+        parent = dict(config["configurable"], checkpoint_id=saved.checkpoint["id"]) if saved is not None else None
+        metadata = {"source": "loop", "step": step, "parents": {}}
+        await saver.aput({"configurable": parent or config["configurable"]}, checkpoint, metadata, new_versions)
+        return state
+
+
+def _apply(state: dict[str, Any], update: dict[str, Any] | None) -> set[str]:
+    # Every state key is a LastValue channel (checked in `_check_shape`): an update overwrites.
+    if not update:
+        return set()
+    state.update(update)
+    return set(update)
+
+
+def _check_shape(graph: Any) -> None:
+    spec = graph.builder
+    edges = set(spec.edges)
+    expected = {(START, "load_context"), ("load_context", "inbound_guard"), ("brain", "outbound_guard"),
+                ("outbound_guard", "persist"), ("persist", END)}  # fmt: skip
+    branches = spec.branches.get("inbound_guard", {})
+    if (
+        edges != expected
+        or set(spec.nodes) != {"load_context", "inbound_guard", "brain", "outbound_guard", "persist"}
+        or len(branches) != 1
+        or set(spec.branches) != {"inbound_guard"}
+        or any(spec.nodes[n.__name__].runnable.afunc is not n for n in (*_HEAD, *_PATHS["brain"]))
+    ):
+        raise RuntimeError("the graph's shape changed: update TurnRunner's _HEAD and _PATHS to match it")
+    keys = AgentState.__annotations__
+    not_last = [k for k, ch in graph.channels.items() if k in keys and not isinstance(ch, LastValue)]
+    if not_last:
+        raise RuntimeError(f"TurnRunner overwrites state keys; these have reducers: {not_last}")

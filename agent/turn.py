@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import metrics
-from agent.graph import build_graph
+from agent.graph import TurnRunner, build_graph
 from agent.guards import OutboundGuard, redact_sensitive
 from agent.state import TurnContext
 from agent.types import Brain, Emit, InboundMessage, Reply, TurnResult
@@ -223,7 +223,8 @@ class Agent:
         # Pruning costs ~8 Redis round trips; doing it every few turns keeps a thread at no more than
         # keep + prune_every checkpoints (a few KB each) while taking it off most turns' path.
         self.prune_every = max(1, prune_every)
-        self.graph = build_graph(checkpointer)
+        self.graph = build_graph(checkpointer)  # the declaration; `aget_state` reads a thread through it
+        self.runner = TurnRunner(self.graph, checkpointer)
 
     def thread_id(self, customer_id: str) -> str:
         """The customer id: the checkpointer's keys then share the customer's hash slot (the dealer
@@ -315,12 +316,7 @@ class Agent:
             emit=emit,
             notes={"turn_id": turn_id, "inbound_event_ids": inbound_ids, "recall_task": recall},
         )
-        await self.graph.ainvoke(
-            {"text": msg.text},
-            {"configurable": {"thread_id": self.thread_id(customer.id)}},
-            context=ctx,
-            durability="exit",
-        )
+        await self.runner.run(ctx, self.thread_id(customer.id))
         prune = getattr(self.checkpointer, "aprune_thread", None)
         turns = ctx.notes.get("turns")
         due = turns is None or turns % self.prune_every == 0

@@ -411,9 +411,7 @@ class SmsChannel:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _process(
-        self, phone: str, token: str, *, forget_before: int | None = None, fresh: bool = False
-    ) -> None:
+    async def _process(self, phone: str, token: str, *, forget_before: int | None = None, fresh: bool = False) -> None:
         """Owns the number's lease: waits for quiet, runs a turn per burst, releases when idle. If it
         dies, the lease expires and the number's next text, or the worker loop's sweep, resumes the
         pending burst. `fresh`: the lease was just taken for a new text, so the burst window has

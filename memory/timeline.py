@@ -110,9 +110,7 @@ class Timeline:
             by_cid.setdefault(cid, []).append(eid)
         loaded: dict[str, TimelineEvent] = {}
         for cid, ids in by_cid.items():
-            for eid, raw in zip(
-                ids, await self.redis.hmget(self.keys.timeline_events(cid), ids), strict=True
-            ):
+            for eid, raw in zip(ids, await self.redis.hmget(self.keys.timeline_events(cid), ids), strict=True):
                 if raw is not None:
                     loaded[eid] = TimelineEvent.model_validate_json(raw)
         return [loaded[eid] for _, eid, _ in refs if eid in loaded]

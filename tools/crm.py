@@ -107,9 +107,7 @@ async def update_customer_profile(
 ) -> str:
     """Save details the customer just told you (WRITE, idempotent): their name, email, phone,
     preferred way to be contacted, budget, or the vehicle they want to trade in."""
-    budget = {
-        k: v for k, v in {"max_price": budget_max_price, "monthly": budget_monthly_payment}.items() if v
-    }
+    budget = {k: v for k, v in {"max_price": budget_max_price, "monthly": budget_monthly_payment}.items() if v}
     trade = {
         k: v
         for k, v in {

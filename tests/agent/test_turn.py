@@ -8,9 +8,11 @@ import asyncio
 import datetime as dt
 
 import pytest
+from langgraph.graph import END, START, StateGraph
 from prometheus_client import REGISTRY
 
-from agent.state import SUMMARY_MAX_CHARS, WINDOW_TURNS
+from agent.graph import TurnRunner, brain, inbound_guard, load_context, outbound_guard, persist
+from agent.state import SUMMARY_MAX_CHARS, WINDOW_TURNS, AgentState, TurnContext
 from agent.turn import Agent, Services
 from agent.types import BrainInput, BrainOutput, HandoffRequest, InboundMessage, Reply
 from memory.checkpoint import AsyncRedisCheckpointSaver
@@ -312,3 +314,96 @@ async def test_ssn_and_card_numbers_never_reach_the_timeline_or_the_brain(make_a
     events = await agent.services.timeline.read([r.customer_id])
     stored = " ".join(e.model_dump_json() for e in events)
     assert "6789" not in stored and "1111 1111" not in stored and "[SSN removed]" in stored
+
+
+# --- TurnRunner: the graph's nodes without Pregel; its checkpoints must stay LangGraph's own -----------
+# A thread may be driven by the runner and by `graph.ainvoke` in any order (an operator replaying a thread
+# in LangGraph tooling, say), and `graph.aget_state` must read what the runner wrote.
+
+
+class PregelRunner:
+    """The same turn through LangGraph's own executor."""
+
+    def __init__(self, graph):
+        self.graph = graph
+
+    async def run(self, ctx, thread_id):
+        return await self.graph.ainvoke(
+            {"text": ctx.message.text}, {"configurable": {"thread_id": thread_id}}, context=ctx, durability="exit"
+        )
+
+
+def runner_sms(dealer_id, text, n):
+    return InboundMessage(
+        dealer=dealer_id, channel="sms", text=text, phone="+18135550199", delivery_id=f"SMrun{n}",
+        at=T0 + dt.timedelta(minutes=n),
+    )  # fmt: skip
+
+
+def config(agent, customer_id):
+    return {"configurable": {"thread_id": agent.thread_id(customer_id)}}
+
+
+async def test_runner_checkpoints_are_read_by_the_graph(make_agent, dealer_id):
+    agent = make_agent(RecordingBrain())
+    results = [await agent.handle_turn(runner_sms(dealer_id, f"question {n}", n)) for n in range(3)]
+    assert [r.replies[0].text for r in results] == ["ok 1", "ok 2", "ok 3"]
+    state = await agent.graph.aget_state(config(agent, results[0].customer_id))
+    assert state.values["turns"] == 3
+    assert state.values["dialogue"] == {"turns": 3}
+    assert state.values["text"] == ""
+    assert state.next == ()  # nothing left pending for Pregel
+    assert state.metadata["step"] == 2
+    history = [s async for s in agent.graph.aget_state_history(config(agent, results[0].customer_id))]
+    assert [h.values["turns"] for h in history][:2] == [3, 2]  # each turn is a checkpoint with a parent
+
+
+async def test_a_thread_can_alternate_between_the_runner_and_pregel(make_agent, dealer_id):
+    agent = make_agent(RecordingBrain())
+    runner = agent.runner
+    pregel = PregelRunner(agent.graph)
+    replies = []
+    for n, executor in enumerate([runner, pregel, pregel, runner, pregel, runner]):
+        agent.runner = executor
+        result = await agent.handle_turn(runner_sms(dealer_id, f"question {n}", n))
+        replies.append(result.replies[0].text)
+    assert replies == [f"ok {n}" for n in range(1, 7)]  # the slots carried across both executors
+    state = await agent.graph.aget_state(config(agent, result.customer_id))
+    assert state.values["turns"] == 6
+    assert state.next == ()
+
+
+async def test_a_failing_turn_checkpoints_nothing(make_agent, dealer_id):
+    agent = make_agent(RecordingBrain())
+    first = await agent.handle_turn(runner_sms(dealer_id, "hello", 0))
+    before = await agent.graph.aget_state(config(agent, first.customer_id))
+
+    async def broken(state, runtime):
+        raise RuntimeError("persist exploded")
+
+    import agent.graph as graph_module
+
+    original = graph_module._PATHS
+    graph_module._PATHS = {**original, "brain": (brain, outbound_guard, broken)}
+    try:
+        with pytest.raises(RuntimeError, match="persist exploded"):
+            await agent.handle_turn(runner_sms(dealer_id, "again", 1))
+    finally:
+        graph_module._PATHS = original
+    after = await agent.graph.aget_state(config(agent, first.customer_id))
+    assert after.config["configurable"]["checkpoint_id"] == before.config["configurable"]["checkpoint_id"]
+    assert after.values == before.values
+
+
+def test_the_runner_refuses_a_graph_it_does_not_describe():
+    g = StateGraph(AgentState, context_schema=TurnContext)
+    for node in (load_context, inbound_guard, brain, outbound_guard, persist):
+        g.add_node(node.__name__, node)
+    g.add_edge(START, "load_context")
+    g.add_edge("load_context", "inbound_guard")
+    g.add_edge("inbound_guard", "brain")  # no branch: consent keywords would reach the brain
+    g.add_edge("brain", "outbound_guard")
+    g.add_edge("outbound_guard", "persist")
+    g.add_edge("persist", END)
+    with pytest.raises(RuntimeError, match="shape changed"):
+        TurnRunner(g.compile())
