@@ -16,7 +16,9 @@ turn does not go through Pregel).
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import logging
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Literal
 
 from langgraph.channels import LastValue
@@ -222,29 +224,56 @@ def build_graph(checkpointer: Any = None):
     return g.compile(checkpointer=checkpointer)
 
 
-# The graph above as the straight line it is: the nodes before the branch, the branch, and the path
-# each of its answers takes. `TurnRunner` checks this against the compiled graph when it is built.
-_HEAD = (load_context, inbound_guard)
-_PATHS = {"brain": (brain, outbound_guard, persist), "persist": (persist,)}
-
-
 class TurnRunner:
-    """Executes one turn through the graph's nodes and checkpoints the resulting state.
+    """Executes one turn through the compiled graph's nodes and checkpoints the resulting state.
 
     Why not `graph.ainvoke`: a turn is a straight line with one branch, and Pregel's general
     machinery — planning each step's tasks, versioning channels, applying writes, and propagating its
     run config and callbacks into every nested LangChain call — cost more than all of the turn's own
-    work (about 5 ms of an 18 ms turn on a two-core machine; bench/README.md). The runner calls the
-    same node functions in the graph's order with a LangGraph `Runtime`, and writes a standard
-    checkpoint through the same checkpointer, so `graph.aget_state` reads it and a thread can be
-    driven by either (tests/agent/test_turn.py). Changing the graph's shape means changing
-    `_HEAD`/`_PATHS` too; `__init__` refuses a graph they no longer describe.
+    work (about 5 ms of an 18 ms turn on a two-core machine; bench/README.md). The runner follows the
+    graph's own edges and branch functions, calls its node functions with a LangGraph `Runtime`, and
+    writes a standard checkpoint through the same checkpointer, so `graph.aget_state` reads it and a
+    thread can be driven by either (tests/agent/test_turn.py). It accepts only graphs it runs exactly
+    as Pregel would: one path (plain edges, one branch per node at most), async nodes, no reducers,
+    interrupts, retries or caches; anything else is refused when the runner is built.
     """
 
     def __init__(self, graph: Any, checkpointer: Any = None) -> None:
-        _check_shape(graph)
+        spec = graph.builder
         self.checkpointer = checkpointer
-        self._keys = frozenset(AgentState.__annotations__)
+        self._keys = frozenset(spec.schemas[spec.state_schema])
+        self._nodes: dict[str, Callable[..., Awaitable[dict[str, Any] | None]]] = {}
+        for name, node in spec.nodes.items():
+            fn = getattr(node.runnable, "afunc", None)
+            if (
+                getattr(node.runnable, "func", None) is not None  # a sync node (Pregel runs it in a thread)
+                or not inspect.iscoroutinefunction(fn)
+                or node.retry_policy
+                or node.cache_policy
+                or node.defer
+            ):
+                raise RuntimeError(
+                    f"TurnRunner cannot run node {name!r} as Pregel would (sync, retried, cached or deferred)"
+                )
+            self._nodes[name] = fn
+        self._next: dict[str, str] = {}
+        for a, b in spec.edges:
+            if a in self._next:
+                raise RuntimeError(f"TurnRunner runs one path; {a!r} fans out to {self._next[a]!r} and {b!r}")
+            self._next[a] = b
+        self._branch: dict[str, tuple[Callable[..., str], dict[Hashable, str]]] = {}
+        for name, branches in spec.branches.items():
+            (only,) = branches.values() if len(branches) == 1 and name not in self._next else (None,)
+            if only is None or only.ends is None or only.path.func is None:
+                raise RuntimeError(
+                    f"TurnRunner needs node {name!r} to have one branch with declared ends, no plain edge"
+                )
+            self._branch[name] = (only.path.func, only.ends)
+        if spec.waiting_edges or graph.interrupt_before_nodes or graph.interrupt_after_nodes or START not in self._next:
+            raise RuntimeError("TurnRunner runs one path from START without joins or interrupts")
+        reducers = [k for k in self._keys if not isinstance(graph.channels.get(k), LastValue)]
+        if reducers:
+            raise RuntimeError(f"TurnRunner overwrites state keys; these have reducers: {sorted(reducers)}")
 
     async def run(self, ctx: TurnContext, thread_id: str) -> dict[str, Any]:
         """Run the turn for `ctx` on `thread_id`; returns the new state. Nothing is checkpointed
@@ -256,10 +285,17 @@ class TurnRunner:
         state: dict[str, Any] = {**base["channel_values"], "text": ctx.message.text}
         changed = {"text"}
         runtime = Runtime(context=ctx)
-        for node in _HEAD:
-            changed.update(_apply(state, await node(state, runtime)))  # type: ignore[arg-type]
-        for node in _PATHS[after_inbound(state, runtime)]:  # type: ignore[arg-type]
-            changed.update(_apply(state, await node(state, runtime)))  # type: ignore[arg-type]
+        node = self._next[START]
+        while node != END:
+            update = await self._nodes[node](state, runtime)
+            if update:  # every state key is a LastValue channel: an update overwrites
+                state.update(update)
+                changed.update(update)
+            if node in self._branch:
+                route, ends = self._branch[node]
+                node = ends[route(state, runtime)]
+            else:
+                node = self._next[node]
         if saver is None:
             return state
         versions = base["channel_versions"]
@@ -269,35 +305,10 @@ class TurnRunner:
         step = (saved.metadata.get("step", -1) if saved is not None else -1) + 1
         checkpoint = create_checkpoint(base, None, step)
         checkpoint["updated_channels"] = sorted(changed)
-        parent = dict(config["configurable"], checkpoint_id=saved.checkpoint["id"]) if saved is not None else None
-        metadata = {"source": "loop", "step": step, "parents": {}}
-        await saver.aput({"configurable": parent or config["configurable"]}, checkpoint, metadata, new_versions)
+        conf = dict(config["configurable"])
+        if saved is not None:
+            conf["checkpoint_id"] = saved.checkpoint["id"]  # the parent
+        await saver.aput(
+            {"configurable": conf}, checkpoint, {"source": "loop", "step": step, "parents": {}}, new_versions
+        )
         return state
-
-
-def _apply(state: dict[str, Any], update: dict[str, Any] | None) -> set[str]:
-    # Every state key is a LastValue channel (checked in `_check_shape`): an update overwrites.
-    if not update:
-        return set()
-    state.update(update)
-    return set(update)
-
-
-def _check_shape(graph: Any) -> None:
-    spec = graph.builder
-    edges = set(spec.edges)
-    expected = {(START, "load_context"), ("load_context", "inbound_guard"), ("brain", "outbound_guard"),
-                ("outbound_guard", "persist"), ("persist", END)}  # fmt: skip
-    branches = spec.branches.get("inbound_guard", {})
-    if (
-        edges != expected
-        or set(spec.nodes) != {"load_context", "inbound_guard", "brain", "outbound_guard", "persist"}
-        or len(branches) != 1
-        or set(spec.branches) != {"inbound_guard"}
-        or any(spec.nodes[n.__name__].runnable.afunc is not n for n in (*_HEAD, *_PATHS["brain"]))
-    ):
-        raise RuntimeError("the graph's shape changed: update TurnRunner's _HEAD and _PATHS to match it")
-    keys = AgentState.__annotations__
-    not_last = [k for k, ch in graph.channels.items() if k in keys and not isinstance(ch, LastValue)]
-    if not_last:
-        raise RuntimeError(f"TurnRunner overwrites state keys; these have reducers: {not_last}")

@@ -41,6 +41,7 @@ from langchain_core.messages import (
     ToolMessage,
     message_chunk_to_message,
 )
+from langchain_core.messages.ai import add_ai_message_chunks
 from langchain_core.tools import BaseTool, ToolException, tool
 from langchain_openai import ChatOpenAI
 from pydantic import BaseModel, Field, SecretStr, ValidationError
@@ -267,20 +268,23 @@ class LLMBrain:
         """One model call, streamed. Text before any tool call is customer-facing and forwarded as it
         arrives; once a tool call starts, the rest of the round is not emitted."""
         turn.rounds += 1
-        acc: AIMessageChunk | None = None
+        chunks: list[AIMessageChunk] = []
         calling_tools = False
         async for chunk in self._bound.astream(messages):
             if not isinstance(chunk, AIMessageChunk):
                 continue
-            acc = chunk if acc is None else acc + chunk
+            chunks.append(chunk)
             if chunk.tool_call_chunks:
                 calling_tools = True
             delta = chunk.text
             if delta and not calling_tools:
                 await turn.say(delta)
-        turn.add_usage(acc)
-        if acc is None:
+        if not chunks:
+            turn.add_usage(None)
             return AIMessage(content="")
+        # Merged once at the end: adding chunk by chunk builds (and validates) a message per token.
+        acc = add_ai_message_chunks(chunks[0], *chunks[1:]) if len(chunks) > 1 else chunks[0]
+        turn.add_usage(acc)
         message = message_chunk_to_message(acc)
         return message if isinstance(message, AIMessage) else AIMessage(content=message.text)
 

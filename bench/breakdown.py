@@ -26,7 +26,7 @@ STAGES: list[tuple[str, int, str]] = [
     ("customer lock acquire", 1, "redis.asyncio.lock:Lock.acquire"),
     ("locked turn", 1, "agent.turn:Agent._locked_turn"),
     ("store inbound event(s) on the timeline", 2, "agent.turn:_store_inbound_events"),
-    ("graph.ainvoke (LangGraph + checkpoint load/save + nodes)", 2, "langgraph.pregel.main:Pregel.ainvoke"),
+    ("TurnRunner.run (graph nodes + checkpoint load/save)", 2, "agent.graph:TurnRunner.run"),
     ("checkpointer aget_tuple", 3, "memory.checkpoint:AsyncRedisCheckpointSaver.aget_tuple"),
     ("checkpointer aput", 3, "memory.checkpoint:AsyncRedisCheckpointSaver.aput"),
     ("checkpointer aput_writes", 3, "memory.checkpoint:AsyncRedisCheckpointSaver.aput_writes"),

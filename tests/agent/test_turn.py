@@ -381,29 +381,36 @@ async def test_a_failing_turn_checkpoints_nothing(make_agent, dealer_id):
     async def broken(state, runtime):
         raise RuntimeError("persist exploded")
 
-    import agent.graph as graph_module
-
-    original = graph_module._PATHS
-    graph_module._PATHS = {**original, "brain": (brain, outbound_guard, broken)}
-    try:
-        with pytest.raises(RuntimeError, match="persist exploded"):
-            await agent.handle_turn(runner_sms(dealer_id, "again", 1))
-    finally:
-        graph_module._PATHS = original
+    agent.runner._nodes["persist"] = broken  # the last node: everything else of the turn has run
+    with pytest.raises(RuntimeError, match="persist exploded"):
+        await agent.handle_turn(runner_sms(dealer_id, "again", 1))
     after = await agent.graph.aget_state(config(agent, first.customer_id))
     assert after.config["configurable"]["checkpoint_id"] == before.config["configurable"]["checkpoint_id"]
     assert after.values == before.values
 
 
-def test_the_runner_refuses_a_graph_it_does_not_describe():
+def _graph(*, fan_out=False, sync_node=False):
     g = StateGraph(AgentState, context_schema=TurnContext)
     for node in (load_context, inbound_guard, brain, outbound_guard, persist):
         g.add_node(node.__name__, node)
+    if sync_node:
+        g.add_node("log", lambda state: None)
     g.add_edge(START, "load_context")
     g.add_edge("load_context", "inbound_guard")
-    g.add_edge("inbound_guard", "brain")  # no branch: consent keywords would reach the brain
+    g.add_edge("inbound_guard", "brain")
     g.add_edge("brain", "outbound_guard")
     g.add_edge("outbound_guard", "persist")
-    g.add_edge("persist", END)
-    with pytest.raises(RuntimeError, match="shape changed"):
-        TurnRunner(g.compile())
+    if fan_out:
+        g.add_edge("brain", "persist")  # two nodes in one step: not a straight line
+    g.add_edge("persist", "log" if sync_node else END)
+    if sync_node:
+        g.add_edge("log", END)
+    return g.compile()
+
+
+def test_the_runner_refuses_graphs_it_cannot_run_as_pregel_would():
+    TurnRunner(_graph())  # a straight line of async nodes is fine
+    with pytest.raises(RuntimeError, match="fans out"):
+        TurnRunner(_graph(fan_out=True))
+    with pytest.raises(RuntimeError, match="cannot run node 'log'"):
+        TurnRunner(_graph(sync_node=True))
