@@ -15,9 +15,11 @@ turn does not go through Pregel).
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import inspect
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Literal
 
@@ -238,9 +240,11 @@ class TurnRunner:
     interrupts, retries or caches; anything else is refused when the runner is built.
     """
 
-    def __init__(self, graph: Any, checkpointer: Any = None) -> None:
+    def __init__(self, graph: Any, checkpointer: Any = None, *, remember_threads: int = 4096) -> None:
         spec = graph.builder
         self.checkpointer = checkpointer
+        self.remember_threads = remember_threads
+        self._recent: OrderedDict[str, tuple[dict[str, Any], int]] = OrderedDict()  # thread -> (checkpoint, step)
         self._keys = frozenset(spec.schemas[spec.state_schema])
         self._nodes: dict[str, Callable[..., Awaitable[dict[str, Any] | None]]] = {}
         for name, node in spec.nodes.items():
@@ -280,8 +284,9 @@ class TurnRunner:
         when a node raises (the turn is retried from the last saved state)."""
         saver = self.checkpointer
         config: dict[str, Any] = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
-        saved = await saver.aget_tuple(config) if saver is not None else None
-        base = copy_checkpoint(saved.checkpoint) if saved is not None else empty_checkpoint()
+        saved = await self._latest(thread_id, config) if saver is not None else None
+        base = empty_checkpoint() if saved is None else copy.deepcopy(saved[0])
+        step = saved[1] + 1 if saved is not None else 0
         state: dict[str, Any] = {**base["channel_values"], "text": ctx.message.text}
         changed = {"text"}
         runtime = Runtime(context=ctx)
@@ -302,13 +307,41 @@ class TurnRunner:
         new_versions = {k: saver.get_next_version(versions.get(k), None) for k in sorted(changed)}
         base["channel_values"] = {k: v for k, v in state.items() if k in self._keys}
         base["channel_versions"] = {**versions, **new_versions}
-        step = (saved.metadata.get("step", -1) if saved is not None else -1) + 1
         checkpoint = create_checkpoint(base, None, step)
         checkpoint["updated_channels"] = sorted(changed)
         conf = dict(config["configurable"])
         if saved is not None:
-            conf["checkpoint_id"] = saved.checkpoint["id"]  # the parent
+            conf["checkpoint_id"] = saved[0]["id"]  # the parent
         await saver.aput(
             {"configurable": conf}, checkpoint, {"source": "loop", "step": step, "parents": {}}, new_versions
         )
+        self._remember(thread_id, checkpoint, step)
         return state
+
+    async def _latest(self, thread_id: str, config: dict[str, Any]) -> tuple[dict[str, Any], int] | None:
+        """The thread's newest checkpoint and its step. The one this process wrote last is kept in
+        memory; when the store says it is still the newest (one round trip, so a turn handled by
+        another process meanwhile is never missed) it is used instead of loading and decoding it
+        again (two more round trips). Pending writes are not kept: this runner never makes any."""
+        saver = self.checkpointer
+        latest_id = getattr(saver, "alatest_id", None)
+        if latest_id is None:  # another checkpointer: load it every turn
+            found = await saver.aget_tuple(config)
+            return (copy_checkpoint(found.checkpoint), found.metadata.get("step", -1)) if found else None
+        cid = await latest_id(thread_id)
+        if cid is None:
+            return None
+        kept = self._recent.get(thread_id)
+        if kept is not None and kept[0]["id"] == cid:
+            self._recent.move_to_end(thread_id)
+            return kept
+        found = await saver.aget_tuple({"configurable": {**config["configurable"], "checkpoint_id": cid}})
+        if found is None:  # pruned or deleted between the two reads: the newest one again
+            found = await saver.aget_tuple(config)
+        return (copy_checkpoint(found.checkpoint), found.metadata.get("step", -1)) if found else None
+
+    def _remember(self, thread_id: str, checkpoint: dict[str, Any], step: int) -> None:
+        self._recent[thread_id] = (checkpoint, step)
+        self._recent.move_to_end(thread_id)
+        while len(self._recent) > self.remember_threads:
+            self._recent.popitem(last=False)

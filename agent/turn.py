@@ -277,21 +277,37 @@ class Agent:
         msg.at = msg.at or svc.clock()
         _redact(msg)
         customer = await self.resolve(msg)
-        scope = msg.channel
-        if msg.delivery_id:
-            claim = await svc.idempotency.claim(scope, msg.delivery_id)
+        scope, delivery = msg.channel, msg.delivery_id
+        token: str | None = None
+        if delivery:  # the delivery claim and a first try at the customer's lock: one round trip
+            pipe = svc.redis.pipeline(transaction=False)
+            svc.idempotency.claim_on(pipe, scope, delivery)
+            attempt = svc.locks.try_on(pipe, customer.id)
+            taken, locked = await pipe.execute()
+            token = attempt if locked else None
+            claim = await svc.idempotency.claimed(scope, delivery, taken)
             if not claim.first:
+                if token is not None:
+                    await svc.locks.release(customer.id, token)
                 return _replay(customer.id, claim.result)
         recall = svc.start_recall(customer.id, msg.text)
         try:
-            async with svc.locks.hold(customer.id):
-                result = await self._locked_turn(msg, customer, emit, recall)
+            if token is None:  # another turn of this customer's is running: wait for it
+                token = await svc.locks.acquire(customer.id)
+            result = await self._locked_turn(msg, customer, emit, recall)
         except BaseException:
-            if msg.delivery_id:
-                await svc.idempotency.release(scope, msg.delivery_id)
+            pipe = svc.redis.pipeline(transaction=False)
+            if delivery:
+                svc.idempotency.release_on(pipe, scope, delivery)
+            if token is not None:
+                svc.locks.release_on(pipe, customer.id, token)
+            await asyncio.shield(pipe.execute())  # a cancelled turn still frees the customer
             raise
-        if msg.delivery_id:
-            await svc.idempotency.complete(scope, msg.delivery_id, _result_record(result))
+        pipe = svc.redis.pipeline(transaction=False)  # completion and unlock: one round trip
+        if delivery:
+            svc.idempotency.complete_on(pipe, scope, delivery, _result_record(result))
+        svc.locks.release_on(pipe, customer.id, token)
+        await pipe.execute()
         return result
 
     async def _locked_turn(

@@ -225,6 +225,12 @@ class AsyncRedisCheckpointSaver(BaseCheckpointSaver[str]):
         found = await self._load(thread_id, ns, [cid])
         return found[0] if found else None
 
+    async def alatest_id(self, thread_id: str, ns: str = "") -> str | None:
+        """The id of the thread's newest checkpoint in `ns` (one round trip), or None. Lets a caller
+        that kept the checkpoint it wrote last know whether it is still the newest."""
+        latest = await self.client.zrevrangebylex(self._keys(thread_id, ns).idx, "+", "-", start=0, num=1)
+        return _s(latest[0]) if latest else None
+
     async def _load(
         self, thread_id: str, ns: str, cids: Sequence[str], filter: dict[str, Any] | None = None
     ) -> list[CheckpointTuple]:
