@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import inspect
 import json
 import logging
 import re
 import time
-from collections.abc import Sequence
+import typing
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import openai
@@ -42,7 +45,8 @@ from langchain_core.messages import (
     message_chunk_to_message,
 )
 from langchain_core.messages.ai import add_ai_message_chunks
-from langchain_core.tools import BaseTool, ToolException, tool
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import BaseTool, StructuredTool, ToolException, tool
 from langchain_openai import ChatOpenAI
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 
@@ -218,6 +222,7 @@ class LLMBrain:
         self.answer_budget_s = answer_budget_s  # once the answer streams
         self.history_turns = history_turns
         self._bound = model.bind_tools([*self.tools.values(), request_human_handoff])
+        self._direct = {name: d for name, t in self.tools.items() if (d := _DirectTool.of(t)) is not None}
 
     @property
     def model_name(self) -> str | None:
@@ -298,7 +303,7 @@ class LLMBrain:
             content = f"Error: there is no tool named {name!r}. Available tools: {', '.join(self.tools)}."
         else:
             try:
-                result = await self.tools[name].ainvoke(args, config={"configurable": {"deps": inp.deps}})
+                result = await self._invoke(name, args, {"configurable": {"deps": inp.deps}})
                 content, ok = _as_text(result), True
             except ToolException as exc:  # includes tools.context.ToolError
                 content = f"Error: {exc}"
@@ -316,6 +321,12 @@ class LLMBrain:
             record["error"] = content[:300]
         inp.deps.facts.calls.append(record)
         return ToolMessage(content=content, tool_call_id=call_id, name=name, status="success" if ok else "error")
+
+    async def _invoke(self, name: str, args: dict[str, Any], config: RunnableConfig) -> Any:
+        direct = self._direct.get(name)
+        if direct is not None:
+            return await direct(args, config)
+        return await self.tools[name].ainvoke(args, config=config)
 
     def _handoff(self, args: dict[str, Any], inp: BrainInput, turn: _Turn) -> tuple[str, bool]:
         try:
@@ -448,6 +459,45 @@ def _as_text(result: Any) -> str:
     if len(text) > TOOL_RESULT_MAX_CHARS:
         text = text[:TOOL_RESULT_MAX_CHARS] + " …(truncated)"
     return text
+
+
+@dataclass(frozen=True)
+class _DirectTool:
+    """Calls a `@tool` async function the way `StructuredTool.ainvoke` would — arguments validated by
+    its args schema, defaults applied, the run config passed to its `RunnableConfig` parameter —
+    without LangChain's per-call machinery: re-reading the function's signature and type hints and
+    setting up callbacks cost ~0.5 ms per call, more than the tool's own Redis reads (bench/). Every
+    call is still recorded on the turn (`facts.calls`, kept on the timeline); LangChain callbacks
+    (tracing) don't see tool calls made this way. Tools of any other shape go through `ainvoke`.
+    """
+
+    call: Callable[..., Awaitable[Any]]
+    schema: type[BaseModel]
+    config_param: str | None
+
+    @classmethod
+    def of(cls, t: BaseTool) -> _DirectTool | None:
+        schema, coroutine = t.args_schema, getattr(t, "coroutine", None)
+        if not isinstance(t, StructuredTool) or coroutine is None or t.response_format != "content":
+            return None
+        if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+            return None
+        try:
+            hints = typing.get_type_hints(coroutine)
+        except Exception:
+            return None
+        config_param = next((n for n, h in hints.items() if h is RunnableConfig), None)
+        params = set(inspect.signature(coroutine).parameters) - {config_param}
+        if params != set(schema.model_fields):  # injected arguments or *args: leave it to LangChain
+            return None
+        return cls(coroutine, schema, config_param)
+
+    async def __call__(self, args: dict[str, Any], config: RunnableConfig) -> Any:
+        parsed = self.schema.model_validate(args)  # a ValidationError is the model's to fix
+        kwargs = {k: getattr(parsed, k) for k in type(parsed).model_fields}
+        if self.config_param is not None:
+            kwargs[self.config_param] = config
+        return await self.call(**kwargs)
 
 
 def _data(text: Any) -> str:
