@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import inspect
 import json
 import logging
@@ -223,6 +224,7 @@ class LLMBrain:
         self.history_turns = history_turns
         self._bound = model.bind_tools([*self.tools.values(), request_human_handoff])
         self._direct = {name: d for name, t in self.tools.items() if (d := _DirectTool.of(t)) is not None}
+        self._prompts: dict[tuple[Any, ...], tuple[Any, str]] = {}
 
     @property
     def model_name(self) -> str | None:
@@ -393,6 +395,18 @@ class LLMBrain:
     def system_prompt(self, inp: BrainInput) -> str:
         dealer = inp.deps.dealer
         now = inp.deps.now().astimezone(dealer.tz)
+        # The same for every turn on a channel within a minute: kept rather than refilled per turn.
+        key = (id(dealer), inp.channel, now.replace(second=0, microsecond=0))
+        kept = self._prompts.get(key)
+        if kept is not None and kept[0] is dealer:
+            return kept[1]
+        prompt = self._system_prompt(inp, dealer, now)
+        if len(self._prompts) > 64:
+            self._prompts.clear()
+        self._prompts[key] = (dealer, prompt)
+        return prompt
+
+    def _system_prompt(self, inp: BrainInput, dealer: Any, now: dt.datetime) -> str:
         values = {
             "dealer_name": dealer.name,
             "dealer_address": dealer.address.one_line(),
@@ -502,7 +516,12 @@ class _DirectTool:
 
 def _data(text: Any) -> str:
     """One item of customer data, made safe to quote: no control characters, no fake delimiters."""
-    value = clean_text(str(text)).replace("\n", " ").strip()
+    return _quoted(str(text))
+
+
+@functools.lru_cache(maxsize=8192)  # the summary and profile lines repeat turn after turn
+def _quoted(text: str) -> str:
+    value = clean_text(text).replace("\n", " ").strip()
     value = re.sub(r"</?\s*customer_context\s*>", "[removed]", value, flags=re.I)
     if len(value) > DATA_ITEM_MAX_CHARS:
         value = value[:DATA_ITEM_MAX_CHARS] + "…"
