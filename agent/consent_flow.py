@@ -81,6 +81,12 @@ async def reply_blocked(ctx: TurnContext) -> str | None:
     if msg.channel not in GATED:
         return None
     decision = await ConsentGate.from_deps(ctx.deps).check_send(
-        ctx.sources, channel=msg.channel, purpose="transactional", to_phone=msg.phone, at=msg.at, proactive=False
+        ctx.sources,
+        channel=msg.channel,
+        purpose="transactional",
+        to_phone=msg.phone,
+        at=msg.at,
+        proactive=False,
+        entries=ctx.prefetched.get("consent"),
     )
     return None if decision.allowed else decision.reason

@@ -52,7 +52,9 @@ async def load_context(state: AgentState, runtime: Runtime[TurnContext]) -> dict
     ctx = runtime.context
     # The window comes from the timeline (the source of truth): it includes what staff said during
     # a handoff and messages sent by jobs, not only this graph's own turns.
-    recent = await ctx.services.timeline.read(ctx.sources, limit=WINDOW_TURNS * 2, newest=True)
+    recent = ctx.prefetched.get("window")
+    if recent is None:
+        recent = await ctx.services.timeline.read(ctx.sources, limit=WINDOW_TURNS * 2, newest=True)
     ctx.notes["recent_events"] = recent
     ctx.notes["recent_complete"] = len(recent) < WINDOW_TURNS * 2  # the whole journey so far
     current = set(ctx.notes.get("inbound_event_ids", []))
@@ -89,7 +91,7 @@ async def inbound_guard(state: AgentState, runtime: Runtime[TurnContext]) -> dic
             if not reply:
                 ctx.notes["suppressed"] = "opted_out"
             return {"text": verdict.text}
-    owner = await ctx.services.handoffs.human_owns(ctx.sources)
+    owner = await ctx.services.handoffs.human_owns(ctx.sources, active=ctx.prefetched.get("handoffs"))
     if owner is not None:
         ctx.notes["route"] = "silent"
         ctx.notes["suppressed"] = f"human_owns:{owner.assignee}"
@@ -240,9 +242,14 @@ class TurnRunner:
     interrupts, retries or caches; anything else is refused when the runner is built.
     """
 
-    def __init__(self, graph: Any, checkpointer: Any = None, *, remember_threads: int = 4096) -> None:
+    def __init__(
+        self, graph: Any, checkpointer: Any = None, *, remember_threads: int = 4096, queue_checkpoints: bool = False
+    ) -> None:
+        """`queue_checkpoints`: put checkpoints on the turn's write pipeline (`TurnContext.writes`,
+        a client of the checkpointer's Redis; the checkpointer must have `put_on`)."""
         spec = graph.builder
         self.checkpointer = checkpointer
+        self.queue_checkpoints = queue_checkpoints
         self.remember_threads = remember_threads
         self._recent: OrderedDict[str, tuple[dict[str, Any], int]] = OrderedDict()  # thread -> (checkpoint, step)
         self._keys = frozenset(spec.schemas[spec.state_schema])
@@ -284,7 +291,7 @@ class TurnRunner:
         when a node raises (the turn is retried from the last saved state)."""
         saver = self.checkpointer
         config: dict[str, Any] = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
-        saved = await self._latest(thread_id, config) if saver is not None else None
+        saved = await self._latest(thread_id, config, ctx.prefetched) if saver is not None else None
         base = empty_checkpoint() if saved is None else copy.deepcopy(saved[0])
         step = saved[1] + 1 if saved is not None else 0
         state: dict[str, Any] = {**base["channel_values"], "text": ctx.message.text}
@@ -312,13 +319,17 @@ class TurnRunner:
         conf = dict(config["configurable"])
         if saved is not None:
             conf["checkpoint_id"] = saved[0]["id"]  # the parent
-        await saver.aput(
-            {"configurable": conf}, checkpoint, {"source": "loop", "step": step, "parents": {}}, new_versions
-        )
+        metadata = {"source": "loop", "step": step, "parents": {}}
+        if ctx.writes is not None and self.queue_checkpoints:
+            saver.put_on(ctx.writes, {"configurable": conf}, checkpoint, metadata, new_versions)
+        else:
+            await saver.aput({"configurable": conf}, checkpoint, metadata, new_versions)
         self._remember(thread_id, checkpoint, step)
         return state
 
-    async def _latest(self, thread_id: str, config: dict[str, Any]) -> tuple[dict[str, Any], int] | None:
+    async def _latest(
+        self, thread_id: str, config: dict[str, Any], prefetched: dict[str, Any]
+    ) -> tuple[dict[str, Any], int] | None:
         """The thread's newest checkpoint and its step. The one this process wrote last is kept in
         memory; when the store says it is still the newest (one round trip, so a turn handled by
         another process meanwhile is never missed) it is used instead of loading and decoding it
@@ -328,7 +339,7 @@ class TurnRunner:
         if latest_id is None:  # another checkpointer: load it every turn
             found = await saver.aget_tuple(config)
             return (copy_checkpoint(found.checkpoint), found.metadata.get("step", -1)) if found else None
-        cid = await latest_id(thread_id)
+        cid = prefetched["checkpoint_id"] if "checkpoint_id" in prefetched else await latest_id(thread_id)
         if cid is None:
             return None
         kept = self._recent.get(thread_id)

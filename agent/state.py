@@ -42,6 +42,12 @@ class TurnContext:
     history: list[dict[str, str]] = field(default_factory=list)  # recent turns, oldest first
     output: BrainOutput | None = None
     notes: dict[str, Any] = field(default_factory=dict)  # guard verdicts, suppression reason, handoff id
+    # What the turn read in one round trip before the graph ran ("window", "handoffs", "consent",
+    # "checkpoint_id"); a node whose key is missing reads for itself.
+    prefetched: dict[str, Any] = field(default_factory=dict)
+    # A Redis pipeline the turn's last writes (its outbound events and checkpoint) are queued on; the
+    # caller runs it with its own (claim completion, unlock). None: write at once.
+    writes: Any = None
 
 
 def role_of(actor: str, direction: str) -> str:

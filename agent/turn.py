@@ -18,10 +18,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import metrics
+from agent.consent_flow import GATED
 from agent.graph import TurnRunner, build_graph
 from agent.guards import OutboundGuard, redact_sensitive
-from agent.state import TurnContext
+from agent.state import WINDOW_TURNS, TurnContext
 from agent.types import Brain, Emit, InboundMessage, Reply, TurnResult
+from memory.consent import ConsentLedger
 from memory.customers import Customer, CustomerStore
 from memory.locks import CustomerLocks, Idempotency
 from memory.timeline import Timeline, TimelineEvent
@@ -55,6 +57,7 @@ class Services:
         self.locks = CustomerLocks(self.redis, self.keys)
         self.idempotency = Idempotency(self.redis, self.keys)
         self.handoffs = HandoffStore(self.redis, self.keys)
+        self.consent = ConsentLedger(self.redis, self.keys)
         self.outbound_guard = OutboundGuard()
         self._background: set[asyncio.Task] = set()
         self._last_recall: OrderedDict[str, list[str]] = OrderedDict()  # customer id -> memory lines
@@ -134,6 +137,12 @@ class Services:
         if self._writer is not None:
             await self._writer.flush()
 
+    def _append(self, ctx: TurnContext, customer_id: str, event: TimelineEvent) -> TimelineEvent:
+        """Queue a turn's own event on its write pipeline (one round trip at the end of the turn)."""
+        if ctx.writes is None:
+            raise RuntimeError("persist_turn needs the turn's write pipeline (TurnContext.writes)")
+        return self.timeline.append_on(ctx.writes, customer_id, event)
+
     async def persist_turn(self, ctx: TurnContext) -> None:
         """Outbound events, learned profile facts, handoff, memories."""
         out = ctx.output
@@ -163,7 +172,8 @@ class Services:
                 )
                 metrics.HANDOFFS.labels(h.reason).inc()
                 ctx.notes["handoff_id"] = h.id
-                await self.timeline.append(
+                self._append(
+                    ctx,
                     cid,
                     TimelineEvent(
                         at=now,
@@ -186,7 +196,8 @@ class Services:
                 }
                 if ctx.notes.get("guard_violations"):
                     meta["guard_violations"] = ctx.notes["guard_violations"]
-                event = await self.timeline.append(
+                event = self._append(
+                    ctx,
                     cid,
                     TimelineEvent(
                         at=max(now, ctx.message.at or now) + dt.timedelta(milliseconds=1),
@@ -224,7 +235,8 @@ class Agent:
         # keep + prune_every checkpoints (a few KB each) while taking it off most turns' path.
         self.prune_every = max(1, prune_every)
         self.graph = build_graph(checkpointer)  # the declaration; `aget_state` reads a thread through it
-        self.runner = TurnRunner(self.graph, checkpointer)
+        shared = hasattr(checkpointer, "put_on") and _same_server(checkpointer.client, services.redis)
+        self.runner = TurnRunner(self.graph, checkpointer, queue_checkpoints=shared)
 
     def thread_id(self, customer_id: str) -> str:
         """The customer id: the checkpointer's keys then share the customer's hash slot (the dealer
@@ -256,6 +268,35 @@ class Agent:
             if self.services.memory is not None:
                 await self.services.memory.reassign(merge.secondary, merge.primary)
         return result.customer
+
+    def _queue_reads(
+        self, pipe: Any, channel: str, customer_id: str, sources: list[str]
+    ) -> Callable[[list[Any]], dict[str, Any]]:
+        """Queue the graph's first reads on `pipe`; returns what turns their replies into
+        `TurnContext.prefetched`."""
+        svc = self.services
+        parts: list[tuple[str, int, Callable[[list[Any]], Any]]] = []  # (key, replies, parse)
+        saver = self.checkpointer
+        if hasattr(saver, "latest_id_on") and _same_server(saver.client, svc.redis):
+            saver.latest_id_on(pipe, self.thread_id(customer_id))
+            parts.append(("checkpoint_id", 1, lambda r: saver.parse_latest_id(r[0])))
+        if len(sources) == 1:  # a merged journey's window is merged from several records by `read`
+            svc.timeline.window_on(pipe, customer_id, WINDOW_TURNS * 2)
+            parts.append(("window", 1, lambda r: svc.timeline.parse_window(r[0])))
+        svc.handoffs.active_on(pipe, sources)
+        parts.append(("handoffs", len(sources), list))
+        if channel in GATED:
+            n = svc.consent.entries_on(pipe, sources)
+            parts.append(("consent", n, lambda r: svc.consent.parse_entries(sources, r)))
+
+        def collect(replies: list[Any]) -> dict[str, Any]:
+            out, at = {}, 0
+            for key, n, parse in parts:
+                out[key] = parse(replies[at : at + n])
+                at += n
+            return out
+
+        return collect
 
     async def handle_turn(self, msg: InboundMessage, *, emit: Emit | None = None) -> TurnResult:
         started = time.perf_counter()
@@ -291,11 +332,12 @@ class Agent:
                     await svc.locks.release(customer.id, token)
                 return _replay(customer.id, claim.result)
         recall = svc.start_recall(customer.id, msg.text)
+        writes = svc.redis.pipeline(transaction=False)  # the turn's last writes, sent with the unlock
         try:
             if token is None:  # another turn of this customer's is running: wait for it
                 token = await svc.locks.acquire(customer.id)
-            result = await self._locked_turn(msg, customer, emit, recall)
-        except BaseException:
+            result = await self._locked_turn(msg, customer, emit, recall, writes)
+        except BaseException:  # nothing queued on `writes` is sent: a retry runs the turn afresh
             pipe = svc.redis.pipeline(transaction=False)
             if delivery:
                 svc.idempotency.release_on(pipe, scope, delivery)
@@ -303,25 +345,39 @@ class Agent:
                 svc.locks.release_on(pipe, customer.id, token)
             await asyncio.shield(pipe.execute())  # a cancelled turn still frees the customer
             raise
-        pipe = svc.redis.pipeline(transaction=False)  # completion and unlock: one round trip
+        # The reply and checkpoint, the delivery's completion and the unlock: one round trip, in order.
         if delivery:
-            svc.idempotency.complete_on(pipe, scope, delivery, _result_record(result))
-        svc.locks.release_on(pipe, customer.id, token)
-        await pipe.execute()
+            svc.idempotency.complete_on(writes, scope, delivery, _result_record(result))
+        svc.locks.release_on(writes, customer.id, token)
+        await writes.execute()
         return result
 
     async def _locked_turn(
-        self, msg: InboundMessage, customer: Customer, emit: Emit | None, recall: asyncio.Task | None = None
+        self, msg: InboundMessage, customer: Customer, emit: Emit | None, recall: asyncio.Task | None, writes: Any
     ) -> TurnResult:
         svc = self.services
-        first_id = customer.id
-        customer = await svc.customers.primary_of(customer.id)  # a merge may have happened meanwhile
-        if customer.id != first_id and recall is not None:
-            recall.cancel()
-            recall = svc.start_recall(customer.id, msg.text)
         turn_id = f"t{secrets.token_hex(6)}"
-        inbound_ids = await _store_inbound_events(svc.timeline, msg, customer.id, turn_id)
         sources = await svc.customers.sources(customer.id, loaded=customer)
+        # One round trip for the inbound events and everything the graph reads before its brain runs,
+        # with the customer's record read again now that we hold the lock (a merge may have happened).
+        pipe = svc.redis.pipeline(transaction=False)
+        pipe.get(svc.keys.profile(customer.id))
+        inbound = _queue_inbound_events(svc.timeline, pipe, msg, customer.id, turn_id)
+        collect = self._queue_reads(pipe, msg.channel, customer.id, sources)
+        replies = await pipe.execute()
+        fresh = Customer.model_validate_json(replies[0]) if replies[0] else None
+        prefetched: dict[str, Any] = {}
+        if fresh is not None and not fresh.merged_into and fresh.merged_from == customer.merged_from:
+            customer, prefetched = fresh, collect(replies[1 + len(inbound) :])
+        else:  # merged meanwhile (rare): follow it; the nodes read for themselves (the inbound events
+            # stay on the record they were written to, which is part of the merged journey)
+            first_id = customer.id
+            customer = await svc.customers.primary_of(customer.id)
+            sources = await svc.customers.sources(customer.id, loaded=customer)
+            if customer.id != first_id and recall is not None:
+                recall.cancel()
+                recall = svc.start_recall(customer.id, msg.text)
+        inbound_ids = [e.id for e in inbound]
         ctx = TurnContext(
             message=msg,
             customer=customer,
@@ -331,6 +387,8 @@ class Agent:
             services=svc,
             emit=emit,
             notes={"turn_id": turn_id, "inbound_event_ids": inbound_ids, "recall_task": recall},
+            prefetched=prefetched,
+            writes=writes,
         )
         await self.runner.run(ctx, self.thread_id(customer.id))
         prune = getattr(self.checkpointer, "aprune_thread", None)
@@ -353,12 +411,14 @@ class Agent:
         )
 
 
-async def _store_inbound_events(timeline: Timeline, msg: InboundMessage, customer_id: str, turn_id: str) -> list[str]:
-    """One timeline event per text the customer sent: a burst of texts answered in one turn arrives
-    with its parts in `meta["parts"]` (delivery id, text, time, media each)."""
+def _queue_inbound_events(
+    timeline: Timeline, pipe: Any, msg: InboundMessage, customer_id: str, turn_id: str
+) -> list[TimelineEvent]:
+    """One timeline event per text the customer sent, queued on `pipe`: a burst of texts answered
+    in one turn arrives with its parts in `meta["parts"]` (delivery id, text, time, media each)."""
     base = {k: v for k, v in msg.meta.items() if k != "parts"}
     parts = msg.meta.get("parts") or [{"delivery_id": msg.delivery_id, "text": msg.text, "at": None}]
-    ids: list[str] = []
+    events: list[TimelineEvent] = []
     previous: dt.datetime | None = None
     for part in parts:
         at = dt.datetime.fromisoformat(part["at"]) if part.get("at") else msg.at
@@ -368,20 +428,27 @@ async def _store_inbound_events(timeline: Timeline, msg: InboundMessage, custome
         meta = {**base, "delivery_id": part.get("delivery_id"), "turn_id": turn_id}
         if part.get("media"):
             meta["media"] = part["media"]
-        event = await timeline.append(
-            customer_id,
-            TimelineEvent(
-                at=at,
-                channel=msg.channel,
-                direction="inbound",
-                kind="message",
-                text=part.get("text", ""),
-                actor="customer",
-                meta=meta,
-            ),
+        event = TimelineEvent(
+            at=at,
+            channel=msg.channel,
+            direction="inbound",
+            kind="message",
+            text=part.get("text", ""),
+            actor="customer",
+            meta=meta,
         )
-        ids.append(event.id)
-    return ids
+        events.append(timeline.append_on(pipe, customer_id, event))
+    return events
+
+
+def _same_server(a: Any, b: Any) -> bool:
+    """Two clients of one Redis (they may differ in decoding), so one pipeline can serve both."""
+
+    def where(client: Any) -> tuple[Any, ...]:
+        kw = client.connection_pool.connection_kwargs
+        return kw.get("host"), kw.get("port"), kw.get("path"), kw.get("db", 0)
+
+    return where(a) == where(b)
 
 
 def _redact(msg: InboundMessage) -> None:

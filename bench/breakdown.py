@@ -22,14 +22,16 @@ from typing import Any
 STAGES: list[tuple[str, int, str]] = [
     ("handle_turn (total)", 0, "agent.turn:Agent.handle_turn"),
     ("resolve customer (identity index + profile reads)", 1, "agent.turn:Agent.resolve"),
-    ("idempotency claim", 1, "memory.locks:Idempotency.claim"),
-    ("customer lock acquire", 1, "redis.asyncio.lock:Lock.acquire"),
+    ("customer lock wait (only when the first try finds it taken)", 1, "memory.locks:CustomerLocks.acquire"),
     ("locked turn", 1, "agent.turn:Agent._locked_turn"),
-    ("store inbound event(s) on the timeline", 2, "agent.turn:_store_inbound_events"),
+    ("queue inbound event(s) + first reads (sent in one round trip)", 2, "agent.turn:_queue_inbound_events"),
     ("TurnRunner.run (graph nodes + checkpoint load/save)", 2, "agent.graph:TurnRunner.run"),
-    ("checkpointer aget_tuple", 3, "memory.checkpoint:AsyncRedisCheckpointSaver.aget_tuple"),
-    ("checkpointer aput", 3, "memory.checkpoint:AsyncRedisCheckpointSaver.aput"),
-    ("checkpointer aput_writes", 3, "memory.checkpoint:AsyncRedisCheckpointSaver.aput_writes"),
+    (
+        "checkpointer aget_tuple (when another process wrote last)",
+        3,
+        "memory.checkpoint:AsyncRedisCheckpointSaver.aget_tuple",
+    ),
+    ("checkpoint queued (put_on)", 3, "memory.checkpoint:AsyncRedisCheckpointSaver.put_on"),
     ("node load_context", 3, "agent.graph:load_context"),
     ("timeline window read", 4, "memory.timeline:Timeline.read"),
     ("memory recall (embed + Chroma query)", 4, "memory.vectors:CustomerMemory.recall"),
@@ -42,10 +44,8 @@ STAGES: list[tuple[str, int, str]] = [
     ("LLMBrain._call_tool (get_vehicle_details)", 4, "agent.llm:LLMBrain._call_tool"),
     ("node outbound_guard", 3, "agent.graph:outbound_guard"),
     ("node persist", 3, "agent.graph:persist"),
-    ("Services.persist_turn (outbound event)", 4, "agent.turn:Services.persist_turn"),
+    ("Services.persist_turn (outbound event queued)", 4, "agent.turn:Services.persist_turn"),
     ("checkpoint prune (aprune_thread)", 2, "memory.checkpoint:AsyncRedisCheckpointSaver.aprune_thread"),
-    ("customer lock release", 1, "redis.asyncio.lock:Lock.release"),
-    ("idempotency complete", 1, "memory.locks:Idempotency.complete"),
 ]
 
 

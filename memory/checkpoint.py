@@ -228,8 +228,18 @@ class AsyncRedisCheckpointSaver(BaseCheckpointSaver[str]):
     async def alatest_id(self, thread_id: str, ns: str = "") -> str | None:
         """The id of the thread's newest checkpoint in `ns` (one round trip), or None. Lets a caller
         that kept the checkpoint it wrote last know whether it is still the newest."""
-        latest = await self.client.zrevrangebylex(self._keys(thread_id, ns).idx, "+", "-", start=0, num=1)
-        return _s(latest[0]) if latest else None
+        pipe = self.client.pipeline(transaction=False)
+        self.latest_id_on(pipe, thread_id, ns)
+        (latest,) = await pipe.execute()
+        return self.parse_latest_id(latest)
+
+    def latest_id_on(self, pipe: Any, thread_id: str, ns: str = "") -> None:
+        """Queue `alatest_id`'s read on a pipeline of a client of the same Redis (decoding or not)."""
+        pipe.zrevrangebylex(self._keys(thread_id, ns).idx, "+", "-", start=0, num=1)
+
+    @staticmethod
+    def parse_latest_id(reply: Any) -> str | None:
+        return _s(reply[0]) if reply else None
 
     async def _load(
         self, thread_id: str, ns: str, cids: Sequence[str], filter: dict[str, Any] | None = None
@@ -347,6 +357,36 @@ class AsyncRedisCheckpointSaver(BaseCheckpointSaver[str]):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
+        thread_id, ns = config["configurable"]["thread_id"], config["configurable"].get("checkpoint_ns", "")
+        pipe = self.client.pipeline(transaction=True)
+        self._queue_put(pipe, config, checkpoint, metadata, new_versions)
+        # The registry is dealer-wide (another slot), so it stays outside the thread's MULTI.
+        await asyncio.gather(pipe.execute(), self.client.sadd(self.registry_key, thread_id))
+        return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint["id"]}}
+
+    def put_on(
+        self,
+        pipe: Any,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> None:
+        """`aput` queued on a caller's non-transactional pipeline (a client of the same Redis), so a
+        turn's last writes go in one round trip. Without MULTI the writes are ordered so that a
+        reader never sees a partial checkpoint: blobs and row first, the index entry that makes it
+        visible last."""
+        self._queue_put(pipe, config, checkpoint, metadata, new_versions)
+        pipe.sadd(self.registry_key, config["configurable"]["thread_id"])
+
+    def _queue_put(
+        self,
+        pipe: Any,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> None:
         conf = config["configurable"]
         thread_id, ns = conf["thread_id"], conf.get("checkpoint_ns", "")
         k = self._keys(thread_id, ns)
@@ -361,17 +401,13 @@ class AsyncRedisCheckpointSaver(BaseCheckpointSaver[str]):
             _blob_field(ch, v): self._dump(values[ch]) for ch, v in new_versions.items() if ch in values
         }
         empties = [_blob_field(ch, v) for ch, v in new_versions.items() if ch not in values]
-        pipe = self.client.pipeline(transaction=True)
-        pipe.hset(k.cp, checkpoint["id"], self._dump(row))
         if blobs:
             pipe.hset(k.blob, mapping=blobs)
         if empties:
             pipe.hdel(k.blob, *empties)
-        pipe.zadd(k.idx, {checkpoint["id"]: 0})
+        pipe.hset(k.cp, checkpoint["id"], self._dump(row))
         pipe.sadd(k.namespaces, ns)
-        # The registry is dealer-wide (another slot), so it stays outside the thread's MULTI.
-        await asyncio.gather(pipe.execute(), self.client.sadd(self.registry_key, thread_id))
-        return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint["id"]}}
+        pipe.zadd(k.idx, {checkpoint["id"]: 0})
 
     async def aput_writes(
         self,

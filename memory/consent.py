@@ -230,10 +230,20 @@ class ConsentLedger:
         ids = list(dict.fromkeys(i for i in customer_ids if i))
         if not ids:
             return []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for cid in ids:
-                pipe.xrange(self.keys.consent(cid))
-            results = await pipe.execute()
+        pipe = self.redis.pipeline(transaction=False)
+        self.entries_on(pipe, ids)
+        return self.parse_entries(ids, await pipe.execute())
+
+    def entries_on(self, pipe: Any, customer_ids: Sequence[str]) -> int:
+        """Queue the reads of `entries` on `pipe` (one command per record); returns how many."""
+        ids = list(dict.fromkeys(i for i in customer_ids if i))
+        for cid in ids:
+            pipe.xrange(self.keys.consent(cid))
+        return len(ids)
+
+    @staticmethod
+    def parse_entries(customer_ids: Sequence[str], results: Sequence[Any]) -> list[ConsentEntry]:
+        ids = list(dict.fromkeys(i for i in customer_ids if i))
         out = [
             ConsentEntry.from_fields(cid, entry_id, fields)
             for cid, rows in zip(ids, results, strict=True)

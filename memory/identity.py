@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
@@ -14,6 +15,7 @@ class InvalidIdentity(ValueError):
     """An identifier that can't name anyone (a malformed phone, email or visitor id)."""
 
 
+@functools.lru_cache(maxsize=4096)  # every turn of a texting or calling customer parses their number
 def normalize_phone(raw: str, region: str = "US") -> str:
     """E.164, e.g. '(813) 555-0142' -> '+18135550142'. Raises InvalidIdentity."""
     try:

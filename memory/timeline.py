@@ -45,21 +45,47 @@ class TimelineEvent(BaseModel):
         return self.model_dump(mode="json")
 
 
+# An event and its place in the index, written together.
+_APPEND = "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1]) return 1"
+# One record's newest events, newest first, in one round trip (both keys share the customer's slot).
+_WINDOW = """
+local ids = redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', '-inf', 'LIMIT', 0, tonumber(ARGV[1]))
+if #ids == 0 then return {} end
+return redis.call('HMGET', KEYS[2], unpack(ids))
+"""
+
+
 class Timeline:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
 
     async def append(self, customer_id: str, event: TimelineEvent) -> TimelineEvent:
+        pipe = self.redis.pipeline(transaction=False)
+        ev = self.append_on(pipe, customer_id, event)
+        await pipe.execute()
+        return ev
+
+    def append_on(self, pipe: Any, customer_id: str, event: TimelineEvent) -> TimelineEvent:
+        """Queue the append on `pipe` (a script, so the event and its index entry are written
+        together even in a pipeline shared with other work); returns the event as it will be stored."""
         if event.at.tzinfo is None:
             raise ValueError("timeline events need an aware timestamp")
         ev = event.model_copy(update={"id": event.id or new_event_id(event.at), "customer_id": customer_id})
-        score = epoch_ms(ev.at)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self.keys.timeline_events(customer_id), ev.id, ev.model_dump_json())
-            pipe.zadd(self.keys.timeline(customer_id), {ev.id: score})
-            await pipe.execute()
+        keys = (self.keys.timeline_events(customer_id), self.keys.timeline(customer_id))
+        pipe.eval(_APPEND, 2, *keys, ev.id, ev.model_dump_json(), epoch_ms(ev.at))
         return ev
+
+    def window_on(self, pipe: Any, customer_id: str, limit: int) -> None:
+        """Queue a read of one record's newest `limit` events (one command); `parse_window` reads
+        the reply. A merged journey (several records) goes through `read`."""
+        keys = (self.keys.timeline(customer_id), self.keys.timeline_events(customer_id))
+        pipe.eval(_WINDOW, 2, *keys, limit)
+
+    @staticmethod
+    def parse_window(raw: list[Any]) -> list[TimelineEvent]:
+        """`window_on`'s reply: the events oldest first."""
+        return [TimelineEvent.model_validate_json(r) for r in reversed(raw) if r is not None]
 
     async def update_meta(self, customer_id: str, event_id: str, patch: dict[str, Any]) -> bool:
         """Merge `patch` into an event's metadata (e.g. a delivery status). False if unknown."""

@@ -95,13 +95,23 @@ class HandoffStore:
         h = await self.get(hid)
         return h if h.status != "closed" else None
 
-    async def human_owns(self, customer_ids: list[str]) -> Handoff | None:
-        """The claimed handoff of any of these records (a merged customer), if a person owns it."""
-        for cid in customer_ids:
-            h = await self.active_for(cid)
-            if h and h.status == "claimed":
+    async def human_owns(self, customer_ids: list[str], *, active: list[Any] | None = None) -> Handoff | None:
+        """The claimed handoff of any of these records (a merged customer), if a person owns it.
+        `active`: their active-handoff ids when the caller has just read them (`active_on`)."""
+        if active is None:
+            active = [await self.redis.get(active_key(self.keys, cid)) for cid in customer_ids]
+        for hid in active:
+            if not hid:
+                continue
+            h = await self.get(hid)
+            if h.status == "claimed":
                 return h
         return None
+
+    def active_on(self, pipe: Any, customer_ids: list[str]) -> None:
+        """Queue the reads of these records' active-handoff ids on `pipe`, for `human_owns`."""
+        for cid in customer_ids:
+            pipe.get(active_key(self.keys, cid))
 
     async def open(
         self,

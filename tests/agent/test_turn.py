@@ -389,6 +389,65 @@ async def test_a_failing_turn_checkpoints_nothing(make_agent, dealer_id):
     assert after.values == before.values
 
 
+async def test_a_turn_failing_after_its_reply_was_queued_stores_none_of_it_and_frees_the_customer(
+    make_agent, dealer_id
+):
+    agent = make_agent(RecordingBrain())
+    first = await agent.handle_turn(runner_sms(dealer_id, "hello", 0))
+    cid = first.customer_id
+    before = await agent.graph.aget_state(config(agent, cid))
+    persist_node = agent.runner._nodes["persist"]
+
+    async def persist_then_fail(state, runtime):
+        await persist_node(state, runtime)  # the reply event and the checkpoint are queued ...
+        raise RuntimeError("lost the connection")  # ... and the turn dies before they are sent
+
+    agent.runner._nodes["persist"] = persist_then_fail
+    with pytest.raises(RuntimeError, match="lost the connection"):
+        await agent.handle_turn(runner_sms(dealer_id, "again", 1))
+    events = await agent.services.timeline.read([cid])
+    assert [e.text for e in events if e.direction == "outbound"] == ["ok 1"]  # no reply without its turn
+    after = await agent.graph.aget_state(config(agent, cid))
+    assert after.config["configurable"]["checkpoint_id"] == before.config["configurable"]["checkpoint_id"]
+    # The lock is free and the delivery unclaimed: Twilio's retry of the same message is a full turn.
+    agent.runner._nodes["persist"] = persist_node
+    await agent.services.locks.release(cid, await agent.services.locks.acquire(cid, wait=0))
+    retried = await agent.handle_turn(runner_sms(dealer_id, "again", 1))
+    assert not retried.duplicate and [r.text for r in retried.replies] == ["ok 2"]
+
+
+async def test_turns_of_one_customer_alternating_between_two_processes_see_each_others_state(make_agent, dealer_id):
+    # Each Agent keeps the checkpoint it wrote last; the other's newer one must win.
+    a, b = make_agent(RecordingBrain()), make_agent(RecordingBrain())
+    replies = [(await agent.handle_turn(runner_sms(dealer_id, f"q{n}", n))).replies[0].text
+               for n, agent in enumerate([a, b, a, a, b, a])]  # fmt: skip
+    assert replies == [f"ok {n}" for n in range(1, 7)]
+
+
+async def test_a_merge_while_the_turn_waited_for_the_lock_is_followed(make_agent, dealer_id):
+    agent = make_agent(RecordingBrain())
+    svc = agent.services
+    texter = (await agent.handle_turn(runner_sms(dealer_id, "hi from my phone", 0))).customer_id
+    other = (await svc.customers.resolve(email="pat@example.com")).customer.id
+    token = await svc.locks.acquire(texter)  # another turn of the texter's is running ...
+    waiting, acquire = asyncio.Event(), svc.locks.acquire
+
+    async def acquire_noted(customer_id, **kw):
+        waiting.set()
+        return await acquire(customer_id, **kw)
+
+    svc.locks.acquire = acquire_noted
+    turn = asyncio.create_task(agent.handle_turn(runner_sms(dealer_id, "still there?", 1)))
+    await waiting.wait()  # ... this one has resolved the texter and waits for the lock ...
+    await svc.customers.merge(other, texter, reason="same person")  # ... when staff merge the records
+    await svc.locks.release(texter, token)
+    result = await turn
+    assert result.customer_id == other  # the turn ran for the merged record
+    events = await svc.timeline.read(await svc.customers.sources(other))
+    assert [e.text for e in events if e.direction == "inbound"] == ["hi from my phone", "still there?"]
+    assert [e.text for e in events if e.direction == "outbound"][-1] == result.replies[0].text
+
+
 def _graph(*, fan_out=False, sync_node=False):
     g = StateGraph(AgentState, context_schema=TurnContext)
     for node in (load_context, inbound_guard, brain, outbound_guard, persist):

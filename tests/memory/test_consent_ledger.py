@@ -88,7 +88,7 @@ async def test_union_of_merged_customers_is_time_ordered(ledger: ConsentLedger) 
 
 async def test_ledger_is_append_only(ledger: ConsentLedger, redis, keys: Keys) -> None:
     public = {name for name in dir(ConsentLedger) if not name.startswith("_")}
-    assert public == {"append", "entries", "state"}  # no update, no delete
+    assert public == {"append", "entries", "entries_on", "parse_entries", "state"}  # reads; no update, no delete
     for i in range(3):
         await ledger.append("c1", entry(action="opt_out" if i % 2 else "opt_in", minutes=i))
     before = await redis.xrange(keys.consent("c1"))

@@ -46,6 +46,7 @@ from memory.consent import (
     Purpose,
     Scope,
     Source,
+    derive_state,
 )
 from memory.keys import Keys
 from tools.consent.classify import ConsentIntent
@@ -258,14 +259,19 @@ class ConsentGate:
         proactive: bool,
         recipient_state: str | None = None,
         recipient_timezone: str | None = None,
+        entries: list[ConsentEntry] | None = None,
     ) -> Decision:
-        """Decide one outbound message. Read-only: call `record_send` after actually sending."""
+        """Decide one outbound message. Read-only: call `record_send` after actually sending.
+        `entries`: the ledger entries of `customer_ids` when the caller has just read them."""
         at = _aware(at)
         if channel not in CHANNELS:
             raise ValueError(f"the consent gate covers {CHANNELS}, not {channel!r}")
         if not customer_ids:
             raise ValueError("name the customer (all ids of a merged journey)")
-        state = await self.state(customer_ids, at=at)
+        if entries is None:
+            state = await self.state(customer_ids, at=at)
+        else:
+            state = derive_state(entries, revoke_all=self.revoke_all_active(at))
         if purpose == "opt_out_confirmation":
             return await self._confirmation(state, channel, at, claim=False)
 
