@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -41,6 +43,34 @@ def test_embedder_is_normalized_cached_and_a_chroma_function(embedder: Embedder)
     assert embedder.name() == "dealeros_minilm" and not embedder.is_legacy()
     assert len(embedder(["x"])[0]) == DIMENSIONS
     assert get_embedder() is embedder
+
+
+def test_texts_waiting_for_the_model_share_one_forward_pass(embedder: Embedder) -> None:
+    """Ten callers at once: their queries wait for the pass in progress, then go through together."""
+    texts = [f"is the blue tacoma number {i} still there" for i in range(5)]
+    alone = embedder.embed(texts)  # reference vectors (embed() does not use the query cache)
+    passes: list[int] = []
+    encode = embedder._encode
+
+    def counted(batch):
+        passes.append(len(batch))
+        return encode(batch)
+
+    embedder._encode = counted  # type: ignore[method-assign]
+    try:
+        with ThreadPoolExecutor(5) as pool:
+            with embedder._encode_lock:  # a pass is running: everyone who arrives now waits
+                futures = [pool.submit(embedder.embed_one, t) for t in texts]
+                deadline = time.monotonic() + 30
+                while len(embedder._waiting) < len(texts) and time.monotonic() < deadline:
+                    time.sleep(0.001)  # until all five are queued (a condition, not a guess)
+                assert len(embedder._waiting) == len(texts)
+            results = [f.result(timeout=30) for f in futures]
+    finally:
+        del embedder._encode
+    assert passes == [5]  # one pass for all of them, not five
+    for got, want in zip(results, alone, strict=True):
+        assert got == pytest.approx(want, abs=1e-4)
 
 
 def test_collection_names_follow_chroma_rules() -> None:
