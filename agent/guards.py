@@ -683,20 +683,42 @@ def _allowed_contacts(customer_contacts: set[str] | frozenset[str], dealer: Any)
     emails = {c.lower() for c in customer_contacts if "@" in c}
     domains: set[str] = set()
     if dealer is not None:
-        phones.add(_phone_key(dealer.phone))
-        for dept in getattr(dealer, "departments", {}).values():
-            if getattr(dept, "phone", None):
-                phones.add(_phone_key(dept.phone))
-        for member in getattr(dealer, "staff", []):
-            if getattr(member, "email", None):
-                emails.add(member.email.lower())
-        for extra in ("email", "sales_email", "service_email"):
-            if isinstance(getattr(dealer, extra, None), str):
-                emails.add(getattr(dealer, extra).lower())
-        site = re.sub(r"^https?://", "", getattr(dealer, "website", "") or "").split("/")[0].lower()
-        if site:
-            domains.add(site.removeprefix("www."))
+        d_phones, d_emails, d_domains = _dealer_contacts(dealer)
+        phones |= d_phones
+        emails |= d_emails
+        domains |= d_domains
     return phones, emails, domains
+
+
+_DEALER_CONTACTS: dict[int, tuple[Any, tuple[frozenset, frozenset, frozenset]]] = {}
+
+
+def _dealer_contacts(dealer: Any) -> tuple[frozenset, frozenset, frozenset]:
+    """The dealer's own phones, emails and web domain: worked out once per dealer config object
+    (every sentence of every reply is checked against them)."""
+    kept = _DEALER_CONTACTS.get(id(dealer))
+    if kept is not None and kept[0] is dealer:
+        return kept[1]
+    phones = {_phone_key(dealer.phone)}
+    emails: set[str] = set()
+    domains: set[str] = set()
+    for dept in getattr(dealer, "departments", {}).values():
+        if getattr(dept, "phone", None):
+            phones.add(_phone_key(dept.phone))
+    for member in getattr(dealer, "staff", []):
+        if getattr(member, "email", None):
+            emails.add(member.email.lower())
+    for extra in ("email", "sales_email", "service_email"):
+        if isinstance(getattr(dealer, extra, None), str):
+            emails.add(getattr(dealer, extra).lower())
+    site = re.sub(r"^https?://", "", getattr(dealer, "website", "") or "").split("/")[0].lower()
+    if site:
+        domains.add(site.removeprefix("www."))
+    found = (frozenset(phones), frozenset(emails), frozenset(domains))
+    if len(_DEALER_CONTACTS) > 64:
+        _DEALER_CONTACTS.clear()
+    _DEALER_CONTACTS[id(dealer)] = (dealer, found)
+    return found
 
 
 # --- streaming ------------------------------------------------------------------------------------------
