@@ -14,6 +14,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -149,8 +150,22 @@ def environment() -> dict[str, Any]:
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "loadavg_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "python_speed_ms": python_speed_ms(),
         "commit": commit,
     }
+
+
+def python_speed_ms() -> float:
+    """A fixed pure-Python workload (a 10^6-step loop), best of 5, in ms: how fast this machine runs
+    the interpreter, to relate absolute figures from different machines (lower is faster)."""
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        total = 0
+        for i in range(1_000_000):
+            total += i
+        best = min(best, time.perf_counter() - t0)
+    return round(best * 1000, 1)
 
 
 def print_summary(results: list[BenchResult], *, console: Any = None) -> None:
@@ -172,6 +187,8 @@ def print_summary(results: list[BenchResult], *, console: Any = None) -> None:
         table.add_section()
     console.print(table)
     console.print(NOISE_NOTE, style="dim")
+    console.print(f"Python speed reference: a 10^6-step loop takes {python_speed_ms()} ms here (lower is faster).",
+                  style="dim")  # fmt: skip
     for res in results:
         for note in res.notes:
             console.print(f"[bold]{res.number}.[/] {note}")
