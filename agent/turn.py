@@ -235,8 +235,9 @@ class Agent:
         # keep + prune_every checkpoints (a few KB each) while taking it off most turns' path.
         self.prune_every = max(1, prune_every)
         self.graph = build_graph(checkpointer)  # the declaration; `aget_state` reads a thread through it
-        shared = hasattr(checkpointer, "put_on") and _same_server(checkpointer.client, services.redis)
-        self.runner = TurnRunner(self.graph, checkpointer, queue_checkpoints=shared)
+        # A checkpointer on the services' Redis joins the turn's pipelines (its first read, its write).
+        self._shared_redis = hasattr(checkpointer, "put_on") and _same_server(checkpointer.client, services.redis)
+        self.runner = TurnRunner(self.graph, checkpointer, queue_checkpoints=self._shared_redis)
 
     def thread_id(self, customer_id: str) -> str:
         """The customer id: the checkpointer's keys then share the customer's hash slot (the dealer
@@ -277,7 +278,7 @@ class Agent:
         svc = self.services
         parts: list[tuple[str, int, Callable[[list[Any]], Any]]] = []  # (key, replies, parse)
         saver = self.checkpointer
-        if hasattr(saver, "latest_id_on") and _same_server(saver.client, svc.redis):
+        if self._shared_redis:
             saver.latest_id_on(pipe, self.thread_id(customer_id))
             parts.append(("checkpoint_id", 1, lambda r: saver.parse_latest_id(r[0])))
         if len(sources) == 1:  # a merged journey's window is merged from several records by `read`
