@@ -336,18 +336,17 @@ class TurnRunner:
         again (two more round trips). Pending writes are not kept: this runner never makes any."""
         saver = self.checkpointer
         latest_id = getattr(saver, "alatest_id", None)
-        if latest_id is None:  # another checkpointer: load it every turn
-            found = await saver.aget_tuple(config)
-            return (copy_checkpoint(found.checkpoint), found.metadata.get("step", -1)) if found else None
-        cid = prefetched["checkpoint_id"] if "checkpoint_id" in prefetched else await latest_id(thread_id)
-        if cid is None:
-            return None
-        kept = self._recent.get(thread_id)
-        if kept is not None and kept[0]["id"] == cid:
-            self._recent.move_to_end(thread_id)
-            return kept
-        found = await saver.aget_tuple({"configurable": {**config["configurable"], "checkpoint_id": cid}})
-        if found is None:  # pruned or deleted between the two reads: the newest one again
+        found = None
+        if latest_id is not None:
+            cid = prefetched["checkpoint_id"] if "checkpoint_id" in prefetched else await latest_id(thread_id)
+            if cid is None:
+                return None
+            kept = self._recent.get(thread_id)
+            if kept is not None and kept[0]["id"] == cid:
+                self._recent.move_to_end(thread_id)
+                return kept
+            found = await saver.aget_tuple({"configurable": {**config["configurable"], "checkpoint_id": cid}})
+        if found is None:  # another checkpointer, or pruned/deleted between the two reads: the newest
             found = await saver.aget_tuple(config)
         return (copy_checkpoint(found.checkpoint), found.metadata.get("step", -1)) if found else None
 

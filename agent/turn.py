@@ -287,8 +287,8 @@ class Agent:
         svc.handoffs.active_on(pipe, sources)
         parts.append(("handoffs", len(sources), list))
         if channel in GATED:
-            n = svc.consent.entries_on(pipe, sources)
-            parts.append(("consent", n, lambda r: svc.consent.parse_entries(sources, r)))
+            ids = svc.consent.entries_on(pipe, sources)
+            parts.append(("consent", len(ids), lambda r: svc.consent.parse_entries(ids, r)))
 
         def collect(replies: list[Any]) -> dict[str, Any]:
             out, at = {}, 0

@@ -8,6 +8,7 @@ Latencies are kept in seconds and shown in milliseconds.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 import os
@@ -155,6 +156,7 @@ def environment() -> dict[str, Any]:
     }
 
 
+@functools.cache  # measured once per run (the JSON and the printed summary show the same figure)
 def python_speed_ms() -> float:
     """A fixed pure-Python workload (a 10^6-step loop), best of 5, in ms: how fast this machine runs
     the interpreter, to relate absolute figures from different machines (lower is faster)."""

@@ -215,27 +215,21 @@ class AsyncRedisCheckpointSaver(BaseCheckpointSaver[str]):
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         conf = config["configurable"]
         thread_id, ns = conf["thread_id"], conf.get("checkpoint_ns", "")
-        k = self._keys(thread_id, ns)
-        cid = get_checkpoint_id(config)
+        cid = get_checkpoint_id(config) or await self.alatest_id(thread_id, ns)
         if cid is None:
-            latest = await self.client.zrevrangebylex(k.idx, "+", "-", start=0, num=1)
-            if not latest:
-                return None
-            cid = _s(latest[0])
+            return None
         found = await self._load(thread_id, ns, [cid])
         return found[0] if found else None
 
     async def alatest_id(self, thread_id: str, ns: str = "") -> str | None:
         """The id of the thread's newest checkpoint in `ns` (one round trip), or None. Lets a caller
         that kept the checkpoint it wrote last know whether it is still the newest."""
-        pipe = self.client.pipeline(transaction=False)
-        self.latest_id_on(pipe, thread_id, ns)
-        (latest,) = await pipe.execute()
-        return self.parse_latest_id(latest)
+        return self.parse_latest_id(await self.latest_id_on(self.client, thread_id, ns))
 
-    def latest_id_on(self, pipe: Any, thread_id: str, ns: str = "") -> None:
-        """Queue `alatest_id`'s read on a pipeline of a client of the same Redis (decoding or not)."""
-        pipe.zrevrangebylex(self._keys(thread_id, ns).idx, "+", "-", start=0, num=1)
+    def latest_id_on(self, pipe: Any, thread_id: str, ns: str = "") -> Any:
+        """`alatest_id`'s read on `pipe`: a pipeline of a client of the same Redis (decoding or not),
+        whose reply goes to `parse_latest_id`, or this saver's client (then await the result)."""
+        return pipe.zrevrangebylex(self._keys(thread_id, ns).idx, "+", "-", start=0, num=1)
 
     @staticmethod
     def parse_latest_id(reply: Any) -> str | None:
@@ -492,8 +486,8 @@ class AsyncRedisCheckpointSaver(BaseCheckpointSaver[str]):
                 continue
             drop_all = False
             if drop_stale_subgraphs and oldest_root is not None:
-                newest = await self.client.zrevrangebylex(self._keys(thread_id, ns).idx, "+", "-", 0, 1)
-                drop_all = not newest or _s(newest[0]) < oldest_root
+                newest = await self.alatest_id(thread_id, ns)
+                drop_all = newest is None or newest < oldest_root
             n, _ = await self._prune_ns(thread_id, ns, keep, drop_all=drop_all)
             removed += n
         return removed

@@ -227,23 +227,21 @@ class ConsentLedger:
 
     async def entries(self, customer_ids: Sequence[str]) -> list[ConsentEntry]:
         """Every entry of these customers (a merged journey), in replay order."""
-        ids = list(dict.fromkeys(i for i in customer_ids if i))
-        if not ids:
-            return []
         pipe = self.redis.pipeline(transaction=False)
-        self.entries_on(pipe, ids)
-        return self.parse_entries(ids, await pipe.execute())
+        ids = self.entries_on(pipe, customer_ids)
+        return self.parse_entries(ids, await pipe.execute()) if ids else []
 
-    def entries_on(self, pipe: Any, customer_ids: Sequence[str]) -> int:
-        """Queue the reads of `entries` on `pipe` (one command per record); returns how many."""
+    def entries_on(self, pipe: Any, customer_ids: Sequence[str]) -> list[str]:
+        """Queue the reads of `entries` on `pipe` (one command per distinct record); returns the
+        records read, in order, for `parse_entries`."""
         ids = list(dict.fromkeys(i for i in customer_ids if i))
         for cid in ids:
             pipe.xrange(self.keys.consent(cid))
-        return len(ids)
+        return ids
 
     @staticmethod
-    def parse_entries(customer_ids: Sequence[str], results: Sequence[Any]) -> list[ConsentEntry]:
-        ids = list(dict.fromkeys(i for i in customer_ids if i))
+    def parse_entries(ids: Sequence[str], results: Sequence[Any]) -> list[ConsentEntry]:
+        """`entries_on`'s replies, given the records it returned."""
         out = [
             ConsentEntry.from_fields(cid, entry_id, fields)
             for cid, rows in zip(ids, results, strict=True)

@@ -99,7 +99,9 @@ class HandoffStore:
         """The claimed handoff of any of these records (a merged customer), if a person owns it.
         `active`: their active-handoff ids when the caller has just read them (`active_on`)."""
         if active is None:
-            active = [await self.redis.get(active_key(self.keys, cid)) for cid in customer_ids]
+            pipe = self.redis.pipeline(transaction=False)
+            self.active_on(pipe, customer_ids)
+            active = await pipe.execute()
         for hid in active:
             if not hid:
                 continue

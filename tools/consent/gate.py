@@ -269,9 +269,8 @@ class ConsentGate:
         if not customer_ids:
             raise ValueError("name the customer (all ids of a merged journey)")
         if entries is None:
-            state = await self.state(customer_ids, at=at)
-        else:
-            state = derive_state(entries, revoke_all=self.revoke_all_active(at))
+            entries = await self.ledger.entries(customer_ids)
+        state = derive_state(entries, revoke_all=self.revoke_all_active(at))
         if purpose == "opt_out_confirmation":
             return await self._confirmation(state, channel, at, claim=False)
 
