@@ -502,7 +502,10 @@ class _DirectTool:
             return None
         config_param = next((n for n, h in hints.items() if h is RunnableConfig), None)
         params = set(inspect.signature(coroutine).parameters) - {config_param}
-        if params != set(schema.model_fields):  # injected arguments or *args: leave it to LangChain
+        fields = set(schema.model_fields)
+        call_schema = t.tool_call_schema  # what the model fills: without injected arguments
+        model_fields = set(call_schema.model_fields) if isinstance(call_schema, type) else set()
+        if params != fields or fields != model_fields:  # *args or injected arguments: leave it to LangChain
             return None
         return cls(coroutine, schema, config_param)
 

@@ -17,7 +17,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import httpx2
@@ -28,7 +28,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import RunnableConfig
-from langchain_core.tools import tool
+from langchain_core.tools import InjectedToolArg, tool
 from prometheus_client import REGISTRY
 from pydantic import Field
 
@@ -301,6 +301,47 @@ async def test_tool_error_is_shown_to_the_model_which_recovers(dealer: DealerCon
     assert not inp.deps.facts.prices  # nothing disclosed
 
 
+@tool
+async def count_vehicles(make: str, config: RunnableConfig, condition: str = "any", limit: int = 5) -> str:
+    """Count the dealer's vehicles of one make."""
+    deps = deps_from_config(config)
+    if make == "Yugo":
+        raise ToolError("we don't carry Yugo")
+    return f"{deps.dealer.id}: {make}/{condition}/limit {limit}"
+
+
+@tool
+async def count_with_injected(make: str, config: RunnableConfig, secret: Annotated[str, InjectedToolArg] = "") -> str:
+    """A tool with an injected argument: LangChain's own invocation handles those."""
+    return f"injected {make}"
+
+
+async def test_async_tools_are_called_directly_as_langchain_would(dealer: DealerConfig) -> None:
+    model = scripted(
+        AIMessage(
+            content="",
+            tool_calls=[
+                call("count_vehicles", {"make": "Toyota", "limit": "3"}, "call_a"),  # coerced, default applied
+                call("count_vehicles", {"make": "Yugo"}, "call_b"),  # a ToolError
+                call("count_vehicles", {"limit": 2}, "call_c"),  # missing argument
+                call("count_with_injected", {"make": "Honda"}, "call_d"),
+            ],
+        ),
+        AIMessage(content="We have Toyotas."),
+    )
+    brain = LLMBrain(model, [count_vehicles, count_with_injected], StubFallbackBrain())
+    assert set(brain._direct) == {"count_vehicles"}  # the injected-argument tool goes through ainvoke
+    inp = make_input(dealer, "how many toyotas?")
+    out = await brain.respond(inp)
+    assert out.reply.text == "We have Toyotas."
+    results = {m.tool_call_id: m for m in model.seen[1] if isinstance(m, ToolMessage)}
+    assert results["call_a"].content == f"{dealer.id}: Toyota/any/limit 3" and results["call_a"].status == "success"
+    assert results["call_b"].content == "Error: we don't carry Yugo" and results["call_b"].status == "error"
+    assert "invalid arguments for count_vehicles" in results["call_c"].content and "make" in results["call_c"].content
+    assert results["call_d"].content == "injected Honda"
+    assert [c["ok"] for c in inp.deps.facts.calls] == [True, False, False, True]
+
+
 async def test_bad_arguments_and_unknown_tools_become_tool_errors(dealer: DealerConfig) -> None:
     model = scripted(
         AIMessage(
@@ -369,6 +410,20 @@ async def test_fallback_failure_still_answers(dealer: DealerConfig) -> None:
 
     out = await LLMBrain(scripted(RuntimeError("llm down")), [], BrokenFallback()).respond(make_input(dealer, "hi"))
     assert "Bayview Toyota" in out.reply.text and out.handoff is not None and out.brain == "llm->offline"
+
+
+def test_the_kept_system_prompt_follows_the_clock_the_channel_and_the_dealer(dealer: DealerConfig) -> None:
+    brain = LLMBrain(scripted(AIMessage(content="x")), [], StubFallbackBrain())
+    sms = make_input(dealer, "hi", channel="sms")
+    first = brain.system_prompt(sms)
+    assert brain.system_prompt(make_input(dealer, "again", channel="sms")) is first  # same minute: kept
+    later = make_input(dealer, "hi", channel="sms")
+    later.deps.clock = lambda: NOW + dt.timedelta(minutes=1)
+    assert brain.system_prompt(later) != first  # the local time it states moved on
+    assert brain.system_prompt(make_input(dealer, "hi", channel="voice")) != first  # voice rules
+    renamed = dealer.model_copy(update={"name": "Bayview Toyota North"})
+    other = make_input(renamed, "hi", channel="sms")
+    assert "Bayview Toyota North" in brain.system_prompt(other) and "Bayview Toyota North" not in first
 
 
 async def test_prompt_and_context_block(dealer: DealerConfig) -> None:
