@@ -58,7 +58,8 @@ class Runtime:
             from memory.embeddings import get_embedder
             from memory.vectors import open_vector_store
 
-            rt.vectors = open_vector_store(settings.chroma_url, settings.data_dir, get_embedder())
+            embedder = get_embedder(settings.data_dir / "models")  # the ONNX export is kept there
+            rt.vectors = open_vector_store(settings.chroma_url, settings.data_dir, embedder)
         return rt
 
     async def bootstrap(self) -> None:

@@ -151,7 +151,8 @@ class EvalEnvironment:
         if embedder is None:
             from memory.embeddings import get_embedder
 
-            embedder = await asyncio.to_thread(get_embedder)
+            models = Path(cache_dir).parent / "models" if cache_dir else None  # beside the eval cache
+            embedder = await asyncio.to_thread(get_embedder, models)
         vector_dir = Path(cache_dir) if cache_dir else owned / "vectors"
         vector_dir.mkdir(parents=True, exist_ok=True)
         store = open_vector_store(None, vector_dir, embedder)
