@@ -73,6 +73,11 @@ class Runtime:
                 report = await import_inventory(self.redis, self.keys, feed, vectors=self.vectors)
                 log.info("imported %s vehicles from %s", report.imported, feed)
         await index_knowledge(self.vectors, self.dealer)
+        memory = self.customer_memory()
+        if memory is not None:  # memories stored before the recall index existed (once per install)
+            copied = await memory.backfill_recall_index()
+            if copied:
+                log.info("recall index: copied %s memories", copied)
         await asyncio.to_thread(self.warm_up)
 
     async def warm_redis_pool(self, connections: int = 64) -> None:
@@ -90,6 +95,18 @@ class Runtime:
         if offline is not None:
             offline.warm_up()
 
+    def customer_memory(self) -> Any:
+        """The cross-channel customer memory (None without vectors), recalled through the Redis index."""
+        if "memory" not in self.parts:
+            from memory.vectors import CustomerMemory, RecallIndex
+
+            memory = None
+            if self.vectors is not None:
+                index = RecallIndex(self.redis_handle.client(decode_responses=False), self.keys)
+                memory = CustomerMemory(self.vectors, self.dealer.id, recall_index=index)
+            self.parts["memory"] = memory
+        return self.parts["memory"]
+
     def agent(self) -> Any:
         """The turn handler, with the LLM brain when one is configured (offline brain as fallback)."""
         if "agent" in self.parts:
@@ -97,9 +114,8 @@ class Runtime:
         from agent.offline import OfflineBrain
         from agent.turn import Agent, Services
         from memory.checkpoint import AsyncRedisCheckpointSaver
-        from memory.vectors import CustomerMemory
 
-        memory = CustomerMemory(self.vectors, self.dealer.id) if self.vectors is not None else None
+        memory = self.customer_memory()
         services = Services(dealer=self.dealer, redis=self.redis, keys=self.keys, memory=memory, vectors=self.vectors)
         brain: Any = OfflineBrain()
         self.parts["offline_brain"] = brain

@@ -72,10 +72,12 @@ class Stack:
         try:
             if vector_memory:
                 from memory.embeddings import get_embedder
-                from memory.vectors import CustomerMemory, open_vector_store
+                from memory.vectors import CustomerMemory, RecallIndex, open_vector_store
 
                 stack.vectors = open_vector_store(None, bench_dealer.data_dir("vectors"), get_embedder())
-                stack.memory = CustomerMemory(stack.vectors, stack.dealer.id)
+                index = RecallIndex(stack.raw, bench_dealer.keys)  # as `dealeros serve` wires it
+                stack.memory = CustomerMemory(stack.vectors, stack.dealer.id, recall_index=index)
+                await stack.memory.backfill_recall_index()  # a fresh collection: marks the index complete
             feed = stack.dealer.path(stack.dealer.inventory_feed)
             if feed is None:
                 raise RuntimeError("the demo dealer config names no inventory feed")
@@ -165,3 +167,9 @@ class Stack:
             # what VectorIndex.upsert does, minus re-embedding the same few texts hundreds of times
             await asyncio.to_thread(index._coll().upsert, ids=ids, documents=texts, metadatas=metas,
                                     embeddings=embeddings)  # fmt: skip
+            if self.memory.recall_index is not None:  # ... and what it adds to the recall index
+                from memory.vectors import RecallIndex
+
+                rows = zip(ids, metas, embeddings, texts, strict=True)
+                packed = {i: RecallIndex.pack(m["at_ts"], v, t, m) for i, m, v, t in rows}
+                await self.memory.recall_index.add({customer_id: packed})

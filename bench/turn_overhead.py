@@ -67,13 +67,18 @@ class Sizes:
     storage_turns: int = 60  # baseline turns run for real for its storage curve
     storage_target_turns: int = 500
     breakdown_turns: int = 60
+    # memory recall for one customer vs how many memories the whole dealership holds
+    dealer_memories: tuple[int, ...] = (2_000, 10_000, 40_000)
+    recall_queries: int = 60
     profile: bool = False  # also write a pyinstrument profile of DealerOS turns
 
 
 QUICK = Sizes(lengths=(10, 50), customers=3, turns=40, memory_customers=2, memory_turns=20, baseline_threads=2,
-              baseline_turns=10, storage_turns=20, storage_target_turns=50, breakdown_turns=20)  # fmt: skip
+              baseline_turns=10, storage_turns=20, storage_target_turns=50, breakdown_turns=20,
+              dealer_memories=(2_000, 10_000), recall_queries=20)  # fmt: skip
 TINY = Sizes(lengths=(3, 6), customers=1, turns=3, memory_customers=1, memory_turns=2, warmup=1, baseline_threads=1,
-             baseline_turns=2, storage_turns=4, storage_target_turns=6, breakdown_turns=2)  # fmt: skip
+             baseline_turns=2, storage_turns=4, storage_target_turns=6, breakdown_turns=2,
+             dealer_memories=(300,), recall_queries=3)  # fmt: skip
 
 
 # --- DealerOS ---------------------------------------------------------------------------------------
@@ -287,6 +292,8 @@ async def run(
                 mem_customers = await dealeros_customers(
                     stack, with_memory, templates, history, sizes.memory_customers, sizes.warmup
                 )
+                await with_memory.services.drain()  # the memories of the warm-up turns are written
+                row["dealeros_memory_customer_bytes"] = await stack.customer_bytes(mem_customers[0][1])
                 threads = await baseline_threads(base, history, sizes.baseline_threads)
                 plan += [("dealeros", history, customers[k % len(customers)][0]) for k in range(sizes.turns)]
                 plan += [("dealeros_with_memory", history, mem_customers[k % len(mem_customers)][0])
@@ -315,10 +322,70 @@ async def run(
                 bd.reset()
                 await time_dealeros(stack, agent, customers, sizes.breakdown_turns)
             details["breakdown"][label] = asdict(bd.report(sizes.breakdown_turns))
+        details["recall_vs_dealer_size"] = await recall_vs_dealer_size(stack, sizes)
         if sizes.profile:
             details["profile_file"] = str(await _pyinstrument(stack, templates, longest, results_dir))
     _summarize(res, sizes)
     return res
+
+
+PROBE_SAYS = [
+    "I want a blue RAV4 hybrid under 35k", "My trade is a 2015 Camry with 90k miles",
+    "Can I come in Saturday morning for a test drive?", "What's my payoff if I refinance?",
+    "The check engine light came on again after the last service", "Do you price match CarMax?",
+    "My wife needs a third row, maybe a Highlander", "I only want to be texted after 5pm",
+    "Is the Tacoma TRD Pro still on the lot?", "How much for new tires on a 2019 Corolla?",
+]  # fmt: skip
+
+
+async def recall_vs_dealer_size(stack: Stack, sizes: Sizes) -> dict[str, Any]:
+    """One customer with 20 memories; the dealership's collection grows (other customers, 20
+    memories each) to each of `sizes.dealer_memories`. At each size, recall for that customer is
+    timed through the Redis recall index (what turns use) and through Chroma's customer filter
+    (what they used before), interleaved. The other customers' vectors are real MiniLM vectors of
+    varied customer texts with noise added (embedding tens of thousands of texts would take minutes);
+    the probe customer's memories and every query are embedded for real, each query worded uniquely."""
+    import numpy as np
+
+    from memory.vectors import CustomerMemory
+
+    assert stack.memory is not None and stack.vectors is not None
+    indexed = stack.memory
+    plain = CustomerMemory(stack.vectors, stack.dealer.id)  # same collection, no index
+    probe = f"probe{uuid.uuid4().hex[:8]}"
+    at = dt.datetime(2026, 1, 5, 15, tzinfo=dt.UTC)
+    await indexed.remember_many(
+        [{"customer_id": probe, "text": f"{text} (visit {i // len(PROBE_SAYS) + 1})", "channel": "sms",
+          "at": at + dt.timedelta(minutes=i), "event_id": f"p{i}"} for i, text in enumerate(PROBE_SAYS * 2)]
+    )  # fmt: skip
+    seeds = np.asarray(indexed.index.embedder.embed([f"{t} — {c}" for t in PROBE_SAYS for c in TEXTS]), np.float32)
+    rng = np.random.default_rng(7)
+    collection = indexed.index._coll()
+    out: dict[str, Any] = {"probe_memories": len(PROBE_SAYS) * 2, "sizes": {}}
+    made = 0
+    queries = itertools.count()
+    for target in sizes.dealer_memories:
+        total = await indexed.index.count()
+        while total < target:  # other customers, 20 memories each, in batches Chroma accepts
+            n = min(2_000, target - total)
+            vectors = seeds[rng.integers(len(seeds), size=n)] + 0.25 * rng.standard_normal((n, 384)).astype(np.float32)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            ids = [f"filler{made + i}" for i in range(n)]
+            metas = [{"customer_id": f"other{(made + i) // 20}", "at_ts": made + i} for i in range(n)]
+            collection.add(ids=ids, embeddings=vectors, documents=["(other customer)"] * n, metadatas=metas)
+            made += n
+            total += n
+        samples: dict[str, list[float]] = {"index": [], "chroma_filter": []}
+        for k in range(sizes.recall_queries):
+            text = f"{PROBE_SAYS[k % len(PROBE_SAYS)]} — what did they say about that? #{next(queries)}"
+            for way, memory in (("index", indexed), ("chroma_filter", plain))[:: 1 if k % 2 else -1]:
+                started = time.perf_counter()
+                hits = await memory.recall(probe, f"{way} {text}", k=4)
+                samples[way].append(time.perf_counter() - started)
+                if not hits or any(h.metadata["customer_id"] != probe for h in hits):
+                    raise RuntimeError(f"recall through {way} at {total} memories: {[h.metadata for h in hits]}")
+        out["sizes"][str(total)] = {way: asdict(Stats.of(xs)) for way, xs in samples.items()}
+    return out
 
 
 async def _pyinstrument(stack: Stack, templates: list[Any], history: int, results_dir: Path | None) -> Path:
@@ -388,6 +455,30 @@ def _summarize(res: BenchResult, sizes: Sizes) -> None:
         fmt_ratio(ratio(base_bytes, total), kind="smaller"),
         met=total <= TARGET_BYTES,
     )
+    mem_total = row.get("dealeros_memory_customer_bytes")
+    if mem_total is not None:
+        res.add(
+            "  same customer with vector memory (+ recall index)",
+            fmt_bytes(mem_total),
+            f"≤ {fmt_bytes(TARGET_BYTES)}",
+            fmt_bytes(base_bytes),
+            fmt_ratio(ratio(base_bytes, mem_total), kind="smaller"),
+            met=mem_total <= TARGET_BYTES,
+        )
+    scaling = res.details.get("recall_vs_dealer_size", {}).get("sizes", {})
+    if scaling:
+        smallest = scaling[min(scaling, key=int)]
+        for total, figures in sorted(scaling.items(), key=lambda kv: int(kv[0])):
+            ix, cf = Stats(**figures["index"]), Stats(**figures["chroma_filter"])
+            grew = ratio(ix.p50, smallest["index"]["p50"])
+            res.add(
+                f"memory recall, 20-memory customer, {int(total):,} memories at the dealer",
+                f"{ix.brief()}; {grew:.1f}× the smallest",
+                "flat as the dealership grows",
+                f"Chroma filter {cf.brief()}; {ratio(cf.p50, smallest['chroma_filter']['p50']):.1f}× the smallest",
+                fmt_ratio(ratio(cf.p50, ix.p50)),
+                met=None,
+            )
     bd = res.details["breakdown"]["without vector memory"]
     top = sorted(leaves(bd["stages"]), key=lambda s: -s["ms_per_turn"])[:5]
     res.notes.append(

@@ -46,6 +46,9 @@ class Keys:
     def outbound_log(self, cid: str) -> str:  # zset of proactive sends (for per-24h caps)
         return self.cust(cid, "outlog")
 
+    def memory_vectors(self, cid: str) -> str:  # hash memory id -> at (u32) + fp16 vector (recall index)
+        return self.cust(cid, "memvec")
+
     # --- dealer-wide ---------------------------------------------------------------------
     def dealer_key(self, *parts: str) -> str:
         return ":".join((self._d, *parts))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -12,7 +13,16 @@ import pytest
 from chromadb.api.client import SharedSystemClient
 
 from memory.embeddings import DIMENSIONS, Embedder, get_embedder
-from memory.vectors import CustomerMemory, MemoryWriter, VectorStore, collection_name, open_vector_store
+from memory.keys import Keys
+from memory.redis import RedisHandle
+from memory.vectors import (
+    CustomerMemory,
+    MemoryWriter,
+    RecallIndex,
+    VectorStore,
+    collection_name,
+    open_vector_store,
+)
 
 AT = dt.datetime(2026, 3, 14, 15, 30, tzinfo=dt.UTC)
 
@@ -117,6 +127,30 @@ async def test_persists_across_a_new_client(tmp_path: Path, embedder: Embedder) 
 # --- customer memory -------------------------------------------------------------------------
 
 
+@pytest.fixture(params=["chroma-filter", "recall-index"])
+async def memory_for(request: pytest.FixtureRequest, store: VectorStore, redis_handle: RedisHandle):
+    """CustomerMemory for a dealer, recalling through Chroma's filter or through the Redis recall
+    index: every behaviour below must hold for both."""
+    raw = redis_handle.client(decode_responses=False)
+    run = uuid.uuid4().hex[:8]
+    made: list[Keys] = []
+
+    async def make(dealer: str) -> CustomerMemory:
+        if request.param == "chroma-filter":
+            return CustomerMemory(store, dealer)
+        keys = Keys(f"{dealer}-{run}")
+        made.append(keys)
+        memory = CustomerMemory(store, dealer, recall_index=RecallIndex(raw, keys))
+        assert await memory.backfill_recall_index() == 0  # nothing stored yet; recall uses the index now
+        return memory
+
+    yield make
+    for keys in made:
+        async for key in raw.scan_iter(match=keys.scan_pattern(), count=500):
+            await raw.delete(key)
+    await raw.aclose()
+
+
 async def _seed(memory: CustomerMemory) -> None:
     await memory.remember("A", "I want a blue RAV4 hybrid under 35k", channel="sms", at=AT, event_id="1")
     await memory.remember("A", "My trade is a 2015 Camry with 90k miles", channel="chat", at=AT, event_id="2")
@@ -124,8 +158,8 @@ async def _seed(memory: CustomerMemory) -> None:
     await memory.remember("B", "Need an oil change for my Tacoma", channel="sms", at=AT)
 
 
-async def test_recall_is_cross_channel_and_per_customer(store: VectorStore) -> None:
-    memory = CustomerMemory(store, "dealer1")
+async def test_recall_is_cross_channel_and_per_customer(memory_for) -> None:
+    memory = await memory_for("dealer1")
     await _seed(memory)
     hits = await memory.recall("A", "what car are they trading in?", k=4)
     assert hits[0].text.startswith("My trade is a 2015 Camry")
@@ -139,8 +173,8 @@ async def test_recall_is_cross_channel_and_per_customer(store: VectorStore) -> N
     assert await memory.count("A") == 2 and await memory.count("B") == 2
 
 
-async def test_no_cross_customer_leakage(store: VectorStore) -> None:
-    memory = CustomerMemory(store, "dealer1")
+async def test_no_cross_customer_leakage(memory_for) -> None:
+    memory = await memory_for("dealer1")
     await _seed(memory)
     # identical text stored for both: each sees only their own copy
     for cid in ("A", "B"):
@@ -163,12 +197,12 @@ async def test_no_cross_customer_leakage(store: VectorStore) -> None:
     assert await memory.recall("A", "RAV4", k=10) == []
     assert await memory.count("B") == 2
     # another dealer's memory is another collection
-    other = CustomerMemory(store, "dealer2")
+    other = await memory_for("dealer2")
     assert await other.recall("B", "RAV4", k=10) == []
 
 
-async def test_merge_and_unmerge(store: VectorStore) -> None:
-    memory = CustomerMemory(store, "dealer1")
+async def test_merge_and_unmerge(memory_for) -> None:
+    memory = await memory_for("dealer1")
     await _seed(memory)
     assert await memory.reassign("A", "B") == 2
     assert await memory.recall("A", "Camry trade", k=10) == []
@@ -185,8 +219,8 @@ async def test_merge_and_unmerge(store: VectorStore) -> None:
     assert len(b_hits) == 3 and all(h.metadata["origin_customer"] == "B" for h in b_hits)
 
 
-async def test_chained_merge_reverses_step_by_step(store: VectorStore) -> None:
-    memory = CustomerMemory(store, "dealer1")
+async def test_chained_merge_reverses_step_by_step(memory_for) -> None:
+    memory = await memory_for("dealer1")
     await _seed(memory)
     await memory.remember("C", "Looking for a Tundra", channel="sms", at=AT)
     await memory.reassign("A", "B")
@@ -196,10 +230,12 @@ async def test_chained_merge_reverses_step_by_step(store: VectorStore) -> None:
     await memory.unmerge("B", "C")
     await memory.unmerge("A", "C", to_customer="B")
     assert await memory.count("C") == 1 and await memory.count("B") == 4
+    assert [h.text for h in await memory.recall("C", "which truck", k=10)] == ["Looking for a Tundra"]
+    assert len(await memory.recall("B", "car", k=10)) == 4 and await memory.recall("A", "car", k=10) == []
 
 
-async def test_memory_writer_batches_and_flushes(store: VectorStore) -> None:
-    memory = CustomerMemory(store, "demo")
+async def test_memory_writer_batches_and_flushes(memory_for) -> None:
+    memory = await memory_for("demo")
     writer = MemoryWriter(memory, delay=60.0)  # nothing is written by the timer during this test
     writer.add("c1", "I want a blue RAV4 hybrid", channel="chat", at=AT)
     writer.add("c1", "I want a blue RAV4 hybrid", channel="chat", at=AT)  # the same memory twice
@@ -213,8 +249,8 @@ async def test_memory_writer_batches_and_flushes(store: VectorStore) -> None:
     assert [h.text for h in hits] == ["I want a blue RAV4 hybrid"] and hits[0].metadata["channel"] == "chat"
 
 
-async def test_memory_writer_writes_a_full_batch_without_waiting(store: VectorStore) -> None:
-    memory = CustomerMemory(store, "demo")
+async def test_memory_writer_writes_a_full_batch_without_waiting(memory_for) -> None:
+    memory = await memory_for("demo")
     writer = MemoryWriter(memory, delay=60.0, max_batch=2)
     writer.add("c1", "first thing I said", channel="sms", at=AT)
     writer.add("c1", "second thing I said", channel="sms", at=AT + dt.timedelta(seconds=1))
@@ -231,3 +267,107 @@ async def test_memory_writer_drops_a_failed_batch_and_keeps_going(store: VectorS
     writer.add("c1", "hello", channel="sms", at=AT)
     await writer.flush()  # logged, not raised: memories are derived data
     assert writer.failed == 1 and writer.pending == 0
+
+
+# --- the Redis recall index ------------------------------------------------------------------
+
+CUSTOMER_SAYS = [
+    "I want a blue RAV4 hybrid under 35k",
+    "My trade is a 2015 Camry with 90k miles",
+    "Can I come in Saturday morning for a test drive?",
+    "What's my payoff if I refinance?",
+    "The check engine light came on again after the last service",
+    "Do you price match CarMax?",
+    "My wife needs a third row, maybe a Highlander",
+    "I only want to be texted after 5pm",
+    "Is the Tacoma TRD Pro still on the lot?",
+    "How much for new tires on a 2019 Corolla?",
+]
+
+
+async def _indexed(store: VectorStore, raw, dealer: str, **kw) -> CustomerMemory:
+    return CustomerMemory(store, dealer, recall_index=RecallIndex(raw, Keys(dealer), **kw))
+
+
+@pytest.fixture
+async def raw(redis_handle: RedisHandle):
+    client = redis_handle.client(decode_responses=False)
+    dealers: list[str] = []
+    client.dealers = dealers  # type: ignore[attr-defined]
+    yield client
+    for dealer in dealers:
+        async for key in client.scan_iter(match=Keys(dealer).scan_pattern(), count=500):
+            await client.delete(key)
+    await client.aclose()
+
+
+def _dealer(raw) -> str:
+    dealer = f"ri{uuid.uuid4().hex[:10]}"
+    raw.dealers.append(dealer)
+    return dealer
+
+
+async def test_the_recall_index_ranks_like_chroma(store: VectorStore, raw) -> None:
+    """Same memories, same queries: the exact search over one customer's float16 vectors returns
+    Chroma's hits in Chroma's order, with the same scores to ~1e-3."""
+    dealer = _dealer(raw)
+    indexed = await _indexed(store, raw, dealer)
+    await indexed.backfill_recall_index()
+    items = [
+        {"customer_id": cid, "text": f"{text} ({cid})" if cid != "A" else text, "channel": "sms",
+         "at": AT + dt.timedelta(minutes=i), "event_id": f"{cid}{i}"}
+        for cid in ("A", "B", "C") for i, text in enumerate(CUSTOMER_SAYS)
+    ]  # fmt: skip
+    await indexed.remember_many(items)
+    plain = CustomerMemory(store, dealer)  # the same collection, recalled through Chroma's filter
+    for query in ("what are they trading in", "third row SUV", "when can we text", "tire price", "price match"):
+        want, got = await plain.recall("A", query, k=4), await indexed.recall("A", query, k=4)
+        assert [h.id for h in got] == [h.id for h in want]
+        assert [h.text for h in got] == [h.text for h in want]
+        assert got[0].metadata == want[0].metadata
+        assert [h.score for h in got] == pytest.approx([h.score for h in want], abs=2e-3)
+
+
+async def test_memories_from_before_the_index_are_backfilled(store: VectorStore, raw) -> None:
+    dealer = _dealer(raw)
+    before = CustomerMemory(store, dealer)  # an install from before the index
+    await before.remember_many(
+        [
+            {"customer_id": "A", "text": t, "channel": "chat", "at": AT, "event_id": str(i)}
+            for i, t in enumerate(CUSTOMER_SAYS)
+        ]
+    )
+    after = await _indexed(store, raw, dealer)
+    assert not await after.recall_index.ready()  # type: ignore[union-attr]
+    want = [h.id for h in await after.recall("A", "trade-in Camry", k=3)]  # through Chroma's filter meanwhile
+    assert await after.backfill_recall_index(page_size=3) == len(CUSTOMER_SAYS)  # several pages
+    assert await after.recall_index.ready()  # type: ignore[union-attr]
+    assert await after.backfill_recall_index() == 0  # once is enough
+    assert [h.id for h in await after.recall("A", "trade-in Camry", k=3)] == want
+    # another process sees the index is complete
+    assert await RecallIndex(raw, Keys(dealer)).ready()
+
+
+async def test_the_recall_index_keeps_each_customers_newest_memories(store: VectorStore, raw) -> None:
+    dealer = _dealer(raw)
+    memory = await _indexed(store, raw, dealer, cap=5, slack=0)
+    await memory.backfill_recall_index()
+    for i, text in enumerate(CUSTOMER_SAYS[:8]):
+        await memory.remember("A", text, channel="sms", at=AT + dt.timedelta(hours=i), event_id=str(i))
+    key = Keys(dealer).memory_vectors("A")
+    assert await raw.hlen(key) == 5
+    kept = {h.text for h in await memory.recall("A", "anything about cars", k=10)}
+    assert kept == set(CUSTOMER_SAYS[3:8])  # the three oldest went first
+
+
+async def test_a_damaged_index_entry_is_no_crash(store: VectorStore, raw) -> None:
+    dealer = _dealer(raw)
+    memory = await _indexed(store, raw, dealer)
+    await memory.backfill_recall_index()
+    await memory.remember("A", CUSTOMER_SAYS[1], channel="sms", at=AT, event_id="1")
+    await raw.hset(
+        Keys(dealer).memory_vectors("A"), mapping={b"garbage": b"xx", b"gone": RecallIndex.pack(0, [0.1] * DIMENSIONS)}
+    )
+    hits = await memory.recall("A", "trade in", k=4)
+    assert [h.text for h in hits] == [CUSTOMER_SAYS[1]]  # damaged or textless entries are skipped
+    assert await memory.recall("A", "   ", k=4) == []
