@@ -34,7 +34,7 @@ STAGES: list[tuple[str, int, str]] = [
     ("checkpoint queued (put_on)", 3, "memory.checkpoint:AsyncRedisCheckpointSaver.put_on"),
     ("node load_context", 3, "agent.graph:load_context"),
     ("timeline window read", 4, "memory.timeline:Timeline.read"),
-    ("memory recall (embed + Chroma query)", 4, "memory.vectors:CustomerMemory.recall"),
+    ("memory recall (embed + recall-index search)", 4, "memory.vectors:CustomerMemory.recall"),
     ("node inbound_guard", 3, "agent.graph:inbound_guard"),
     ("consent reply_blocked (ledger read)", 4, "agent.consent_flow:reply_blocked"),
     ("handoff human_owns", 4, "tools.handoff:HandoffStore.human_owns"),

@@ -1,11 +1,11 @@
 """Benchmark 4 — the offline brain: turn latency through the real turn path, with embeddings.
 
 DealerOS: `Agent.handle_turn` with `OfflineBrain(use_embeddings=True)` (warmed up), cross-channel
-memory on embedded Chroma with the bundled MiniLM embedder, the demo inventory and knowledge indexed
-for semantic search — the embedded default `dealeros serve` runs with no LLM configured. Customers
-hold short, realistic SMS conversations (inventory questions, follow-ups about a unit, test drives
-and service bookings, hours and directions, financing and trade-in, a human handoff); every message
-is worded uniquely, so the embedder's query cache can't make recall free.
+memory (embedded Chroma + the Redis recall index) with the bundled MiniLM embedder, the demo
+inventory and knowledge indexed for semantic search — the embedded default `dealeros serve` runs
+with no LLM configured. Customers hold short, realistic SMS conversations (inventory questions,
+follow-ups about a unit, test drives and service bookings, hours and directions, financing and
+trade-in, a human handoff); every message is worded uniquely, so the embedder's query cache can't make recall free.
 
 Baseline, same run, same turns: a trivial echo brain in the same turn path, so the ratio isolates
 what the offline brain itself costs.
@@ -51,7 +51,7 @@ _BRAIN = [
     ("example-utterance match (embedding)", 6, "agent.offline.nlu:ExampleIndex.nearest"),
     ("inventory semantic ranking", 6, "tools.inventory.search:_semantic_scores|tools.inventory:_semantic_scores"),
     ("knowledge search", 6, "agent.offline.info_flow:search_knowledge"),
-    ("all vector queries (embed + Chroma, incl. memory recall)", 3, "memory.vectors:VectorIndex.query"),
+    ("Chroma vector queries (embed + search: knowledge, inventory)", 3, "memory.vectors:VectorIndex.query"),
     ("all query embeddings (MiniLM, in a worker thread)", 3, "memory.embeddings:Embedder.embed_one"),
 ]
 _AT = next(i for i, (_, _, target) in enumerate(STAGES) if target == "agent.graph:brain") + 1

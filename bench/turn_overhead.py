@@ -4,7 +4,9 @@ DealerOS: the real turn path (`Agent.handle_turn`: identity, idempotency, per-cu
 the LangGraph graph, the Redis checkpointer with pruning) with `LLMBrain` over a zero-latency fake
 model that makes one `get_vehicle_details` call (a cheap READ tool) per turn. Measured twice: without
 cross-channel vector memory, and with it (`CustomerMemory` on embedded Chroma + the bundled MiniLM
-embedder: one query embedding + a vector search per turn, a background upsert after it).
+embedder: one query embedding + an exact search over the customer's entries in the Redis recall
+index per turn, a background upsert after it). Then memory recall alone for one customer, through
+that index and through Chroma's customer filter, as the dealership's collection grows.
 
 Baseline: the straightforward LangGraph build of the same agent — `langgraph.prebuilt.
 create_react_agent` with the same model, the same tools (ALL_TOOLS) and LangGraph's SQLite
@@ -376,15 +378,19 @@ async def recall_vs_dealer_size(stack: Stack, sizes: Sizes) -> dict[str, Any]:
             made += n
             total += n
         samples: dict[str, list[float]] = {"index": [], "chroma_filter": []}
+        empty = {"index": 0, "chroma_filter": 0}
         for k in range(sizes.recall_queries):
             text = f"{PROBE_SAYS[k % len(PROBE_SAYS)]} — what did they say about that? #{next(queries)}"
             for way, memory in (("index", indexed), ("chroma_filter", plain))[:: 1 if k % 2 else -1]:
                 started = time.perf_counter()
                 hits = await memory.recall(probe, f"{way} {text}", k=4)
                 samples[way].append(time.perf_counter() - started)
-                if not hits or any(h.metadata["customer_id"] != probe for h in hits):
-                    raise RuntimeError(f"recall through {way} at {total} memories: {[h.metadata for h in hits]}")
+                if any(h.metadata["customer_id"] != probe for h in hits):
+                    raise RuntimeError(f"recall through {way} returned another customer's memory")
+                if not hits:  # seen once from Chroma's filter at 40k memories: counted, not fatal
+                    empty[way] += 1
         out["sizes"][str(total)] = {way: asdict(Stats.of(xs)) for way, xs in samples.items()}
+        out["sizes"][str(total)]["empty_recalls"] = dict(empty)
     return out
 
 
@@ -421,7 +427,7 @@ def _summarize(res: BenchResult, sizes: Sizes) -> None:
         )
         rm = ratio(b.p50, m.p50)
         res.add(
-            "  same, with vector memory (MiniLM + Chroma)",
+            "  same, with vector memory (MiniLM + recall index)",
             m.brief(),
             f"p50 ≤ {TARGET_P50_MS:g} ms",
             b.brief(),
@@ -470,6 +476,9 @@ def _summarize(res: BenchResult, sizes: Sizes) -> None:
         smallest = scaling[min(scaling, key=int)]
         for total, figures in sorted(scaling.items(), key=lambda kv: int(kv[0])):
             ix, cf = Stats(**figures["index"]), Stats(**figures["chroma_filter"])
+            empty = figures.get("empty_recalls", {})
+            if any(empty.values()):
+                res.notes.append(f"Memory recall at {int(total):,} memories returned nothing (of {ix.n}): {empty}.")
             grew = ratio(ix.p50, smallest["index"]["p50"])
             res.add(
                 f"memory recall, 20-memory customer, {int(total):,} memories at the dealer",

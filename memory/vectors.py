@@ -265,12 +265,15 @@ class RecallIndex:
         return int(max(0, at_ts)).to_bytes(4, "little") + np.asarray(vector, dtype=np.float16).tobytes() + payload
 
     @classmethod
-    def unpack(cls, values: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
-        """(times, vectors as float32 rows) of packed values; malformed values are zero rows."""
-        blob = b"".join(v[: cls.HEAD] if len(v) >= cls.HEAD else bytes(cls.HEAD) for v in values)
-        rows = np.frombuffer(blob, dtype=np.uint8).reshape(len(values), cls.HEAD)
-        times = rows[:, :4].copy().view("<u4").ravel()
-        return times, rows[:, 4:].copy().view(np.float16).astype(np.float32)
+    def vectors(cls, values: list[bytes]) -> np.ndarray:
+        """The vectors of packed values as float32 rows; a damaged value gives a zero row."""
+        blank = bytes(cls.HEAD)
+        parts = [memoryview(v if len(v) >= cls.HEAD else blank)[4 : cls.HEAD] for v in values]
+        return np.frombuffer(b"".join(parts), dtype=np.float16).reshape(len(values), DIMENSIONS).astype(np.float32)
+
+    @staticmethod
+    def times(values: list[bytes]) -> np.ndarray:
+        return np.array([int.from_bytes(v[:4], "little") if len(v) >= 4 else 0 for v in values], dtype=np.int64)
 
     @classmethod
     def payload(cls, value: bytes) -> tuple[str, dict[str, Any]] | None:
@@ -307,7 +310,7 @@ class RecallIndex:
         key = self.keys.memory_vectors(cid)
         entries = await self.redis.hgetall(key)
         ids = list(entries)
-        times, _ = self.unpack([entries[i] for i in ids])
+        times = self.times([entries[i] for i in ids])
         oldest = [ids[i] for i in np.argsort(times, kind="stable")[: max(0, len(ids) - self.cap)]]
         if oldest:
             await self.redis.hdel(key, *oldest)
@@ -431,8 +434,7 @@ class CustomerMemory:
         if not entries:
             return []
         ids, values = list(entries), list(entries.values())
-        _, matrix = RecallIndex.unpack(values)
-        scores = matrix @ query_vector
+        scores = RecallIndex.vectors(values) @ query_vector
         hits: list[Hit] = []
         for i in np.argsort(-scores, kind="stable"):
             stored = RecallIndex.payload(values[i])
