@@ -455,22 +455,12 @@ def _summarize(res: BenchResult, sizes: Sizes) -> None:
     )
     res.add(
         f"all stored bytes, {longest}-turn customer",
-        f"{fmt_bytes(total)} (timeline, profile, consent, checkpoints)",
+        f"{fmt_bytes(total)} (timeline, profile, consent, checkpoints, recall index)",
         f"≤ {fmt_bytes(TARGET_BYTES)}",
         fmt_bytes(base_bytes),
         fmt_ratio(ratio(base_bytes, total), kind="smaller"),
         met=total <= TARGET_BYTES,
     )
-    mem_total = row.get("dealeros_memory_customer_bytes")
-    if mem_total is not None:
-        res.add(
-            "  same customer with vector memory (+ recall index)",
-            fmt_bytes(mem_total),
-            f"≤ {fmt_bytes(TARGET_BYTES)}",
-            fmt_bytes(base_bytes),
-            fmt_ratio(ratio(base_bytes, mem_total), kind="smaller"),
-            met=mem_total <= TARGET_BYTES,
-        )
     scaling = res.details.get("recall_vs_dealer_size", {}).get("sizes", {})
     if scaling:
         smallest = scaling[min(scaling, key=int)]

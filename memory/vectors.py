@@ -249,7 +249,7 @@ class RecallIndex:
     memories written before the index existed. Until then recall uses Chroma's filter.
     """
 
-    def __init__(self, redis: Any, keys: Keys, *, cap: int = 2000, slack: int = 64) -> None:
+    def __init__(self, redis: Any, keys: Keys, *, cap: int = 1000, slack: int = 64) -> None:
         self.redis = redis  # a client returning bytes
         self.keys = keys
         self.cap = cap
@@ -425,7 +425,8 @@ class CustomerMemory:
         if not query.strip():
             return []
         embedder = self.index.embedder
-        # The query embeds in a worker thread while Redis answers.
+        # The query embeds in a worker thread while Redis answers; the ranking runs in one too (for
+        # a customer with a long history it is a ~1 MB matrix: the event loop has turns to serve).
         embedding = asyncio.ensure_future(asyncio.to_thread(embedder.embed_one, query))
         try:
             entries = await self.recall_index.load(customer_id)
@@ -433,19 +434,23 @@ class CustomerMemory:
             query_vector = np.asarray(await embedding, dtype=np.float32)
         if not entries:
             return []
-        ids, values = list(entries), list(entries.values())
-        scores = RecallIndex.vectors(values) @ query_vector
-        hits: list[Hit] = []
-        for i in np.argsort(-scores, kind="stable"):
-            stored = RecallIndex.payload(values[i])
-            if stored is None:
-                continue  # a damaged entry: skipped, never a crash
-            mid, (text, meta) = ids[i], stored
-            hits.append(Hit(id=mid.decode() if isinstance(mid, bytes) else mid, text=text,
-                            metadata={**meta, "customer_id": customer_id}, score=float(scores[i])))  # fmt: skip
-            if len(hits) == k:
-                break
-        return hits
+
+        def rank() -> list[Hit]:
+            ids, values = list(entries), list(entries.values())
+            scores = RecallIndex.vectors(values) @ query_vector
+            hits: list[Hit] = []
+            for i in np.argsort(-scores, kind="stable"):
+                stored = RecallIndex.payload(values[i])
+                if stored is None:
+                    continue  # a damaged entry: skipped, never a crash
+                mid, (text, meta) = ids[i], stored
+                hits.append(Hit(id=mid.decode() if isinstance(mid, bytes) else mid, text=text,
+                                metadata={**meta, "customer_id": customer_id}, score=float(scores[i])))  # fmt: skip
+                if len(hits) == k:
+                    break
+            return hits
+
+        return await asyncio.to_thread(rank)
 
     async def backfill_recall_index(self, page_size: int = 1000) -> int:
         """Copy memories stored before the recall index existed into it, then mark it complete
