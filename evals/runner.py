@@ -32,7 +32,7 @@ from evals.seed import localize, seed_customer
 from evals.simulator import SimulatedCustomer
 from evals.state import snapshot
 from memory.checkpoint import AsyncRedisCheckpointSaver
-from memory.vectors import CustomerMemory
+from memory.vectors import CustomerMemory, RecallIndex
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,7 +123,10 @@ class Runner:
         inventory = resolve_path(scenario.file, scenario.dealer.inventory)
         template = await self.env.template(config, inventory)
         run = await self.env.new_run(template, scenario_start(scenario, template.config.tz))
-        memory = CustomerMemory(run.vectors, run.id)  # type: ignore[arg-type]
+        # As `dealeros serve` recalls: through the Redis recall index (a fresh run's index is
+        # complete from the start: every memory of the run is written through this object).
+        memory = CustomerMemory(run.vectors, run.id, recall_index=RecallIndex(self.env.raw, run.keys))  # type: ignore[arg-type]
+        await memory.recall_index.mark_ready()  # type: ignore[union-attr]
         services = Services(
             dealer=run.dealer,
             redis=self.env.redis,
