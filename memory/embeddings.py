@@ -364,6 +364,9 @@ def _load_onnx(cache_dir: Path | None) -> tuple[OnnxEncoder, str]:
         np.save(buffer, reference)
         _write_atomically(path, exported)
         _write_atomically(path.with_suffix(".probes.npy"), buffer.getvalue())  # last: marks the file complete
+        for old in cache_dir.glob("minilm-*"):  # exports of an earlier model or export format
+            if not old.name.startswith(path.stem + "."):
+                old.unlink(missing_ok=True)
     except OSError as exc:
         log.warning("could not cache the ONNX export in %s (%s); it will be exported again next start", cache_dir, exc)
     return encoder, f"ONNX Runtime, exported to {path}"

@@ -320,6 +320,8 @@ class RecallIndex:
 
     async def move(self, ids: list[str] | None, from_cid: str, to_cid: str) -> None:
         """Move some (`ids`) or all (None) of one customer's entries to another customer."""
+        if from_cid == to_cid:
+            return  # nothing to move (and copying then deleting would lose them)
         src, dst = self.keys.memory_vectors(from_cid), self.keys.memory_vectors(to_cid)
         if ids is None:
             entries = await self.redis.hgetall(src)
@@ -444,7 +446,7 @@ class CustomerMemory:
                 if stored is None:
                     continue  # a damaged entry: skipped, never a crash
                 mid, (text, meta) = ids[i], stored
-                hits.append(Hit(id=mid.decode() if isinstance(mid, bytes) else mid, text=text,
+                hits.append(Hit(id=mid.decode(errors="replace") if isinstance(mid, bytes) else mid, text=text,
                                 metadata={**meta, "customer_id": customer_id}, score=float(scores[i])))  # fmt: skip
                 if len(hits) == k:
                     break

@@ -78,12 +78,15 @@ def test_a_broken_cached_export_is_made_again(
         (tmp_path / f.name).write_bytes(f.read_bytes())
     model = next(tmp_path.glob("*.onnx"))
     model.write_bytes(model.read_bytes()[: 1 << 20])  # a truncated copy
+    stale = tmp_path / "minilm-0000000000000000.onnx"  # an export of an earlier model version
+    stale.write_bytes(b"old")
     with caplog.at_level(logging.WARNING, logger="memory.embeddings"):
         embedder = load_embedder(tmp_path)
     assert embedder.runtime == "onnx" and "unusable" in caplog.text
     assert model.stat().st_size > 50 << 20  # replaced by a whole export
     assert np.abs(np.array(embedder.embed(TEXTS)) - np.array(torch_embedder.embed(TEXTS))).max() < 1e-5
     assert not list(tmp_path.glob(".*.tmp"))
+    assert not stale.exists() and len(list(tmp_path.iterdir())) == 2  # superseded exports are removed
 
 
 def test_vectors_that_no_longer_match_the_stored_probes_are_not_used(

@@ -204,6 +204,8 @@ async def test_no_cross_customer_leakage(memory_for) -> None:
 async def test_merge_and_unmerge(memory_for) -> None:
     memory = await memory_for("dealer1")
     await _seed(memory)
+    assert await memory.reassign("A", "A") == 2  # onto itself: nothing moves, nothing is lost
+    assert len(await memory.recall("A", "Camry trade", k=10)) == 2
     assert await memory.reassign("A", "B") == 2
     assert await memory.recall("A", "Camry trade", k=10) == []
     merged = await memory.recall("B", "Camry trade", k=10)
