@@ -70,14 +70,14 @@ class Sizes:
     storage_target_turns: int = 500
     breakdown_turns: int = 60
     # memory recall for one customer vs how many memories the whole dealership holds
-    dealer_memories: tuple[int, ...] = (2_000, 10_000, 40_000)
+    dealer_memories: tuple[int, ...] = (1_000, 10_000, 40_000)
     recall_queries: int = 60
     profile: bool = False  # also write a pyinstrument profile of DealerOS turns
 
 
 QUICK = Sizes(lengths=(10, 50), customers=3, turns=40, memory_customers=2, memory_turns=20, baseline_threads=2,
               baseline_turns=10, storage_turns=20, storage_target_turns=50, breakdown_turns=20,
-              dealer_memories=(2_000, 10_000), recall_queries=20)  # fmt: skip
+              dealer_memories=(1_000, 10_000), recall_queries=20)  # fmt: skip
 TINY = Sizes(lengths=(3, 6), customers=1, turns=3, memory_customers=1, memory_turns=2, warmup=1, baseline_threads=1,
              baseline_turns=2, storage_turns=4, storage_target_turns=6, breakdown_turns=2,
              dealer_memories=(300,), recall_queries=3)  # fmt: skip
@@ -341,19 +341,32 @@ PROBE_SAYS = [
 
 
 async def recall_vs_dealer_size(stack: Stack, sizes: Sizes) -> dict[str, Any]:
-    """One customer with 20 memories; the dealership's collection grows (other customers, 20
-    memories each) to each of `sizes.dealer_memories`. At each size, recall for that customer is
+    """One customer with 20 memories in a dealership of its own (a fresh collection and recall
+    index); the collection grows (other customers, 20 memories each) to each of
+    `sizes.dealer_memories`. At each size, recall for that customer is
     timed through the Redis recall index (what turns use) and through Chroma's customer filter
     (what they used before), interleaved. The other customers' vectors are real MiniLM vectors of
     varied customer texts with noise added (embedding tens of thousands of texts would take minutes);
     the probe customer's memories and every query are embedded for real, each query worded uniquely."""
+    from memory.keys import Keys
+
+    keys = Keys(f"{stack.dealer.id}-scale")
+    try:
+        return await _recall_vs_dealer_size(stack, sizes, keys)
+    finally:  # this dealership's keys are not under the bench dealer's own pattern
+        async for key in stack.raw.scan_iter(match=keys.scan_pattern(), count=1000):
+            await stack.raw.unlink(key)
+
+
+async def _recall_vs_dealer_size(stack: Stack, sizes: Sizes, keys: Any) -> dict[str, Any]:
     import numpy as np
 
-    from memory.vectors import CustomerMemory
+    from memory.vectors import CustomerMemory, RecallIndex
 
-    assert stack.memory is not None and stack.vectors is not None
-    indexed = stack.memory
-    plain = CustomerMemory(stack.vectors, stack.dealer.id)  # same collection, no index
+    assert stack.vectors is not None
+    indexed = CustomerMemory(stack.vectors, keys.dealer, recall_index=RecallIndex(stack.raw, keys))
+    await indexed.backfill_recall_index()  # a fresh collection: the index is complete
+    plain = CustomerMemory(stack.vectors, keys.dealer)  # same collection, no index
     probe = f"probe{uuid.uuid4().hex[:8]}"
     at = dt.datetime(2026, 1, 5, 15, tzinfo=dt.UTC)
     await indexed.remember_many(
