@@ -267,6 +267,8 @@ class Agent:
                 ),
             )
             if self.services.memory is not None:
+                if self.services._writer is not None:  # memories still queued move with the merge
+                    await self.services._writer.flush()
                 await self.services.memory.reassign(merge.secondary, merge.primary)
         return result.customer
 

@@ -340,8 +340,11 @@ def _cached_onnx(path: Path, tokenizer: Any) -> OnnxEncoder | None:
 
 def _write_atomically(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)  # readers see the old file or the whole new one
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)  # readers see the old file or the whole new one
+    finally:
+        tmp.unlink(missing_ok=True)  # a failed write (disk full) leaves nothing behind
 
 
 def _load_onnx(cache_dir: Path | None) -> tuple[OnnxEncoder, str]:
@@ -364,8 +367,8 @@ def _load_onnx(cache_dir: Path | None) -> tuple[OnnxEncoder, str]:
         np.save(buffer, reference)
         _write_atomically(path, exported)
         _write_atomically(path.with_suffix(".probes.npy"), buffer.getvalue())  # last: marks the file complete
-        for old in cache_dir.glob("minilm-*"):  # exports of an earlier model or export format
-            if not old.name.startswith(path.stem + "."):
+        for old in [*cache_dir.glob("minilm-*"), *cache_dir.glob(".minilm-*.tmp")]:
+            if not old.name.startswith((f"{path.stem}.", f".{path.stem}.")):  # an earlier model's, or a killed write's
                 old.unlink(missing_ok=True)
     except OSError as exc:
         log.warning("could not cache the ONNX export in %s (%s); it will be exported again next start", cache_dir, exc)

@@ -98,19 +98,31 @@ class VectorIndex:
                 )
             return self._collection
 
-    async def upsert(self, ids: list[str], texts: list[str], metadatas: list[dict]) -> list[list[float]]:
-        """Store (or replace) documents; returns their vectors, in order."""
-        if not (len(ids) == len(texts) == len(metadatas)):
-            raise ValueError("ids, texts and metadatas must have the same length")
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        """The vectors `upsert` would store for these texts."""
+
+        def run() -> list[list[float]]:
+            # One short text (a message just recalled against) comes from the embedder's cache.
+            return [self._embedder.embed_one(texts[0])] if len(texts) == 1 else self._embedder.embed(texts)
+
+        return await asyncio.to_thread(run) if texts else []
+
+    async def upsert(
+        self, ids: list[str], texts: list[str], metadatas: list[dict], *, vectors: list[list[float]] | None = None
+    ) -> list[list[float]]:
+        """Store (or replace) documents, embedding them unless `vectors` are given; returns the vectors."""
+        if not (len(ids) == len(texts) == len(metadatas)) or (vectors is not None and len(vectors) != len(ids)):
+            raise ValueError("ids, texts, metadatas (and vectors) must have the same length")
         if not ids:
             return []
 
         def run() -> list[list[float]]:
-            # One short text (a message just recalled against) comes from the embedder's cache.
-            vectors = [self._embedder.embed_one(texts[0])] if len(texts) == 1 else self._embedder.embed(texts)
+            embedded = vectors
+            if embedded is None:  # one short text (a message just recalled against) comes from the cache
+                embedded = [self._embedder.embed_one(texts[0])] if len(texts) == 1 else self._embedder.embed(texts)
             metas = [_clean_metadata(m) for m in metadatas]
-            self._coll().upsert(ids=ids, documents=texts, metadatas=metas, embeddings=vectors)  # type: ignore[arg-type]
-            return vectors
+            self._coll().upsert(ids=ids, documents=texts, metadatas=metas, embeddings=embedded)  # type: ignore[arg-type]
+            return embedded
 
         return await asyncio.to_thread(run)
 
@@ -151,10 +163,13 @@ class VectorIndex:
         """Exact lookup (no ranking); `score` is 0. Used for syncs and reassignments."""
         return await asyncio.to_thread(self.get_now, ids, where, texts=texts)
 
-    async def page(self, offset: int, limit: int) -> dict[str, Any]:
-        """A page of the whole collection with vectors and metadata (for copying it elsewhere)."""
+    async def all_ids(self) -> list[str]:
+        return await asyncio.to_thread(lambda: list(self._coll().get(include=[])["ids"]))
+
+    async def fetch(self, ids: list[str]) -> dict[str, Any]:
+        """These documents with vectors and metadata (for copying them elsewhere)."""
         return await asyncio.to_thread(
-            lambda: self._coll().get(offset=offset, limit=limit, include=["embeddings", "metadatas", "documents"])
+            lambda: self._coll().get(ids=ids, include=["embeddings", "metadatas", "documents"])
         )
 
     async def update_metadata(self, ids: list[str], metadatas: list[dict]) -> None:
@@ -330,9 +345,11 @@ class RecallIndex:
             entries = {i: v for i, v in zip(ids, values, strict=True) if v is not None}
         if entries:
             await self.redis.hset(dst, mapping=entries)  # copy first: a crash between leaves a duplicate, not a loss
-            await self.redis.hdel(src, *entries)
-        if ids is None:
-            await self.redis.delete(src)
+            await self.redis.hdel(src, *entries)  # only what was copied: an entry added meanwhile stays
+
+    async def remove(self, cid: str, ids: list[str]) -> None:
+        if ids:
+            await self.redis.hdel(self.keys.memory_vectors(cid), *ids)
 
     async def drop(self, cid: str) -> None:
         await self.redis.delete(self.keys.memory_vectors(cid))
@@ -400,14 +417,16 @@ class CustomerMemory:
             rows[self.memory_id(customer_id, key)] = (text, meta)
         if rows:
             ids = list(rows)
-            vectors = await self.index.upsert(ids, [rows[i][0] for i in ids], [rows[i][1] for i in ids])
-            if self.recall_index is not None:
+            texts = [rows[i][0] for i in ids]
+            vectors = await self.index.embed(texts)
+            if self.recall_index is not None:  # first: a memory Chroma lacks does less harm than the reverse
                 by_customer: dict[str, dict[str, bytes]] = {}
                 for mid, vector in zip(ids, vectors, strict=True):
                     text, meta = rows[mid]
                     packed = RecallIndex.pack(meta["at_ts"], vector, text, meta)
                     by_customer.setdefault(meta["customer_id"], {})[mid] = packed
                 await self.recall_index.add(by_customer)
+            await self.index.upsert(ids, texts, [rows[i][1] for i in ids], vectors=vectors)
         return len(rows)
 
     async def recall(self, customer_id: str, query: str, k: int = 4) -> list[Hit]:
@@ -456,27 +475,38 @@ class CustomerMemory:
 
     async def backfill_recall_index(self, page_size: int = 1000) -> int:
         """Copy memories stored before the recall index existed into it, then mark it complete
-        (recall switches to it). Idempotent; returns how many memories it copied."""
+        (recall switches to it). Idempotent; returns how many memories it copied.
+
+        Works through the ids that exist when it starts, a batch at a time; after writing a batch
+        it reads those rows' owners again and undoes what a concurrent forget or merge changed
+        meanwhile (their own index updates may have run before this batch was written)."""
         if self.recall_index is None or await self.recall_index.ready():
             return 0
-        copied = offset = 0
-        while True:
-            res = await self.index.page(offset, page_size)
-            ids = res["ids"]
-            if not ids:
-                break
+        ids = await self.index.all_ids()
+        copied = 0
+        for start in range(0, len(ids), page_size):
+            res = await self.index.fetch(ids[start : start + page_size])
             embeddings = res["embeddings"] if res.get("embeddings") is not None else []
             by_customer: dict[str, dict[str, bytes]] = {}
-            rows = zip(ids, embeddings, res["metadatas"] or [], res["documents"] or [], strict=True)
+            rows = zip(res["ids"], embeddings, res["metadatas"] or [], res["documents"] or [], strict=True)
             for mid, vector, meta, text in rows:
                 cid = (meta or {}).get("customer_id")
                 if cid:
                     packed = RecallIndex.pack(int(meta.get("at_ts") or 0), vector, text or "", dict(meta))
                     by_customer.setdefault(cid, {})[mid] = packed
+            if not by_customer:
+                continue
+            await self.recall_index.add(by_customer)
+            written = {mid: cid for cid, entries in by_customer.items() for mid in entries}
+            now = {h.id: h.metadata.get("customer_id") for h in await self.index.get(list(written))}
+            for mid, cid in written.items():
+                owner = now.get(mid)
+                if owner == cid:
                     copied += 1
-            if by_customer:
-                await self.recall_index.add(by_customer)
-            offset += len(ids)
+                elif owner:  # merged while this batch was in flight
+                    await self.recall_index.move([mid], cid, owner)
+                else:  # forgotten while this batch was in flight
+                    await self.recall_index.remove(cid, [mid])
         await self.recall_index.mark_ready()
         return copied
 
@@ -486,9 +516,10 @@ class CustomerMemory:
 
     async def forget_customer(self, customer_id: str) -> None:
         """Delete every memory the customer currently owns (including ones merged in)."""
-        await self.index.delete(where={"customer_id": _require_id(customer_id, "customer_id")})
-        if self.recall_index is not None:
+        _require_id(customer_id, "customer_id")
+        if self.recall_index is not None:  # first: a failure leaves the memories unrecallable, not the reverse
             await self.recall_index.drop(customer_id)
+        await self.index.delete(where={"customer_id": customer_id})
 
     async def reassign(self, from_customer: str, to_customer: str) -> int:
         """Identity merge: `to_customer` now owns everything `from_customer` owned."""
@@ -505,12 +536,12 @@ class CustomerMemory:
             _require_id(value, field_name)
         _require_id(to_customer, "to_customer")
         rows = await self.index.get(where=where)
-        metas = [{**h.metadata, "customer_id": to_customer} for h in rows]
-        await self.index.update_metadata([h.id for h in rows], metas)
         if self.recall_index is not None:
             everything = set(where) == {"customer_id"}  # a merge moves all the customer's entries
             moved = None if everything else [h.id for h in rows]
             await self.recall_index.move(moved, where["customer_id"], to_customer)
+        metas = [{**h.metadata, "customer_id": to_customer} for h in rows]
+        await self.index.update_metadata([h.id for h in rows], metas)
         return len(rows)
 
 

@@ -80,13 +80,15 @@ def test_a_broken_cached_export_is_made_again(
     model.write_bytes(model.read_bytes()[: 1 << 20])  # a truncated copy
     stale = tmp_path / "minilm-0000000000000000.onnx"  # an export of an earlier model version
     stale.write_bytes(b"old")
+    killed = tmp_path / ".minilm-0000000000000000.onnx.123.456.tmp"  # a write that was killed
+    killed.write_bytes(b"half")
     with caplog.at_level(logging.WARNING, logger="memory.embeddings"):
         embedder = load_embedder(tmp_path)
     assert embedder.runtime == "onnx" and "unusable" in caplog.text
     assert model.stat().st_size > 50 << 20  # replaced by a whole export
     assert np.abs(np.array(embedder.embed(TEXTS)) - np.array(torch_embedder.embed(TEXTS))).max() < 1e-5
     assert not list(tmp_path.glob(".*.tmp"))
-    assert not stale.exists() and len(list(tmp_path.iterdir())) == 2  # superseded exports are removed
+    assert not stale.exists() and not killed.exists() and len(list(tmp_path.iterdir())) == 2  # superseded: removed
 
 
 def test_vectors_that_no_longer_match_the_stored_probes_are_not_used(

@@ -373,3 +373,42 @@ async def test_a_damaged_index_entry_is_no_crash(store: VectorStore, raw) -> Non
     hits = await memory.recall("A", "trade in", k=4)
     assert [h.text for h in hits] == [CUSTOMER_SAYS[1]]  # damaged or textless entries are skipped
     assert await memory.recall("A", "   ", k=4) == []
+
+
+async def test_a_forget_during_the_backfill_stays_forgotten(store: VectorStore, raw) -> None:
+    """Another process forgets a customer while this one backfills: the batch written meanwhile is
+    re-checked against Chroma and the forgotten memories leave the index again."""
+    dealer = _dealer(raw)
+    before = CustomerMemory(store, dealer)
+    await before.remember_many(
+        [{"customer_id": cid, "text": f"{t} ({cid})", "channel": "sms", "at": AT, "event_id": f"{cid}{i}"}
+         for cid in ("X", "Y") for i, t in enumerate(CUSTOMER_SAYS[:4])]
+    )  # fmt: skip
+    after = await _indexed(store, raw, dealer)
+    fetch = after.index.fetch
+
+    async def fetch_then_forget(ids):
+        rows = await fetch(ids)
+        await before.forget_customer("X")  # the other process: no index of its own yet
+        return rows
+
+    after.index.fetch = fetch_then_forget  # type: ignore[method-assign]
+    assert await after.backfill_recall_index() == 4  # Y's four; X's were undone
+    assert await after.recall("X", "trade-in", k=10) == []
+    assert await raw.hlen(Keys(dealer).memory_vectors("X")) == 0
+    assert len(await after.recall("Y", "trade-in", k=10)) == 4
+
+
+async def test_forgetting_drops_the_index_first(store: VectorStore, raw) -> None:
+    dealer = _dealer(raw)
+    memory = await _indexed(store, raw, dealer)
+    await memory.backfill_recall_index()
+    await memory.remember("A", CUSTOMER_SAYS[3], channel="sms", at=AT, event_id="1")
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("chroma is down")
+
+    memory.index.delete = broken  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        await memory.forget_customer("A")
+    assert await memory.recall("A", "refinance payoff", k=4) == []  # never recalled again, even so
