@@ -130,12 +130,16 @@ class Services:
             self._writer = MemoryWriter(self.memory)
         return self._writer
 
+    async def flush_memories(self) -> None:
+        """Write the memories queued so far."""
+        if self._writer is not None:
+            await self._writer.flush()
+
     async def drain(self) -> None:
         """Finish derived writes now (shutdown, evals, tests)."""
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
-        if self._writer is not None:
-            await self._writer.flush()
+        await self.flush_memories()
 
     def _append(self, ctx: TurnContext, customer_id: str, event: TimelineEvent) -> TimelineEvent:
         """Queue a turn's own event on its write pipeline (one round trip at the end of the turn)."""
@@ -267,8 +271,7 @@ class Agent:
                 ),
             )
             if self.services.memory is not None:
-                if self.services._writer is not None:  # memories still queued move with the merge
-                    await self.services._writer.flush()
+                await self.services.flush_memories()  # memories still queued move with the merge
                 await self.services.memory.reassign(merge.secondary, merge.primary)
         return result.customer
 

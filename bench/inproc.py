@@ -170,6 +170,5 @@ class Stack:
             if self.memory.recall_index is not None:  # ... and what it adds to the recall index
                 from memory.vectors import RecallIndex
 
-                rows = zip(ids, metas, embeddings, texts, strict=True)
-                packed = {i: RecallIndex.pack(m["at_ts"], v, t, m) for i, m, v, t in rows}
-                await self.memory.recall_index.add({customer_id: packed})
+                rows = zip(ids, embeddings, texts, metas, strict=True)
+                await self.memory.recall_index.add(RecallIndex.by_customer(rows))

@@ -59,6 +59,9 @@ class Keys:
     def customers(self) -> str:  # zset customer id -> created ms
         return self.dealer_key("customers")
 
+    def memory_index_ready(self) -> str:  # set once the recall index holds every memory
+        return self.dealer_key("memvec", "ready")
+
     def merges(self) -> str:  # hash merge id -> JSON
         return self.dealer_key("merges")
 

@@ -98,14 +98,13 @@ class VectorIndex:
                 )
             return self._collection
 
+    def _embed_now(self, texts: list[str]) -> list[list[float]]:
+        # One short text (a message just recalled against) comes from the embedder's cache.
+        return [self._embedder.embed_one(texts[0])] if len(texts) == 1 else self._embedder.embed(texts)
+
     async def embed(self, texts: list[str]) -> list[list[float]]:
         """The vectors `upsert` would store for these texts."""
-
-        def run() -> list[list[float]]:
-            # One short text (a message just recalled against) comes from the embedder's cache.
-            return [self._embedder.embed_one(texts[0])] if len(texts) == 1 else self._embedder.embed(texts)
-
-        return await asyncio.to_thread(run) if texts else []
+        return await asyncio.to_thread(self._embed_now, texts) if texts else []
 
     async def upsert(
         self, ids: list[str], texts: list[str], metadatas: list[dict], *, vectors: list[list[float]] | None = None
@@ -117,9 +116,7 @@ class VectorIndex:
             return []
 
         def run() -> list[list[float]]:
-            embedded = vectors
-            if embedded is None:  # one short text (a message just recalled against) comes from the cache
-                embedded = [self._embedder.embed_one(texts[0])] if len(texts) == 1 else self._embedder.embed(texts)
+            embedded = self._embed_now(texts) if vectors is None else vectors
             metas = [_clean_metadata(m) for m in metadatas]
             self._coll().upsert(ids=ids, documents=texts, metadatas=metas, embeddings=embedded)  # type: ignore[arg-type]
             return embedded
@@ -150,18 +147,18 @@ class VectorIndex:
     def embedder(self) -> Embedder:
         return self._embedder
 
-    def get_now(self, ids: list[str] | None = None, where: dict | None = None, *, texts: bool = False) -> list[Hit]:
-        """`get`, blocking: for code already running in a worker thread."""
-        include = ["metadatas", "documents"] if texts else ["metadatas"]
-        res = self._coll().get(ids=ids, where=_where(where), include=include)
-        docs = res.get("documents") or [None] * len(res["ids"])
-        metas = res.get("metadatas") or [None] * len(res["ids"])
-        rows = zip(res["ids"], docs, metas, strict=True)
-        return [Hit(id=i, text=d or "", metadata=dict(m or {})) for i, d, m in rows]
-
     async def get(self, ids: list[str] | None = None, where: dict | None = None, *, texts: bool = False) -> list[Hit]:
         """Exact lookup (no ranking); `score` is 0. Used for syncs and reassignments."""
-        return await asyncio.to_thread(self.get_now, ids, where, texts=texts)
+        include = ["metadatas", "documents"] if texts else ["metadatas"]
+
+        def run() -> list[Hit]:
+            res = self._coll().get(ids=ids, where=_where(where), include=include)
+            docs = res.get("documents") or [None] * len(res["ids"])
+            metas = res.get("metadatas") or [None] * len(res["ids"])
+            rows = zip(res["ids"], docs, metas, strict=True)
+            return [Hit(id=i, text=d or "", metadata=dict(m or {})) for i, d, m in rows]
+
+        return await asyncio.to_thread(run)
 
     async def all_ids(self) -> list[str]:
         return await asyncio.to_thread(lambda: list(self._coll().get(include=[])["ids"]))
@@ -280,6 +277,17 @@ class RecallIndex:
         return int(max(0, at_ts)).to_bytes(4, "little") + np.asarray(vector, dtype=np.float16).tobytes() + payload
 
     @classmethod
+    def by_customer(cls, rows: Any) -> dict[str, dict[str, bytes]]:
+        """Packed entries grouped by owner, from (memory id, vector, text, metadata) rows; rows
+        without an owner are left out."""
+        out: dict[str, dict[str, bytes]] = {}
+        for mid, vector, text, meta in rows:
+            cid = (meta or {}).get("customer_id")
+            if cid:
+                out.setdefault(cid, {})[mid] = cls.pack(int(meta.get("at_ts") or 0), vector, text or "", dict(meta))
+        return out
+
+    @classmethod
     def vectors(cls, values: list[bytes]) -> np.ndarray:
         """The vectors of packed values as float32 rows; a damaged value gives a zero row."""
         blank = bytes(cls.HEAD)
@@ -302,11 +310,11 @@ class RecallIndex:
 
     async def ready(self) -> bool:
         if not self._ready:
-            self._ready = bool(await self.redis.exists(self.keys.dealer_key("memvec", "ready")))
+            self._ready = bool(await self.redis.exists(self.keys.memory_index_ready()))
         return self._ready
 
     async def mark_ready(self) -> None:
-        await self.redis.set(self.keys.dealer_key("memvec", "ready"), b"1")
+        await self.redis.set(self.keys.memory_index_ready(), b"1")
         self._ready = True
 
     async def add(self, rows: dict[str, dict[str, bytes]]) -> None:
@@ -420,12 +428,8 @@ class CustomerMemory:
             texts = [rows[i][0] for i in ids]
             vectors = await self.index.embed(texts)
             if self.recall_index is not None:  # first: a memory Chroma lacks does less harm than the reverse
-                by_customer: dict[str, dict[str, bytes]] = {}
-                for mid, vector in zip(ids, vectors, strict=True):
-                    text, meta = rows[mid]
-                    packed = RecallIndex.pack(meta["at_ts"], vector, text, meta)
-                    by_customer.setdefault(meta["customer_id"], {})[mid] = packed
-                await self.recall_index.add(by_customer)
+                entries = ((mid, vector, *rows[mid]) for mid, vector in zip(ids, vectors, strict=True))
+                await self.recall_index.add(RecallIndex.by_customer(entries))
             await self.index.upsert(ids, texts, [rows[i][1] for i in ids], vectors=vectors)
         return len(rows)
 
@@ -487,13 +491,8 @@ class CustomerMemory:
         for start in range(0, len(ids), page_size):
             res = await self.index.fetch(ids[start : start + page_size])
             embeddings = res["embeddings"] if res.get("embeddings") is not None else []
-            by_customer: dict[str, dict[str, bytes]] = {}
-            rows = zip(res["ids"], embeddings, res["metadatas"] or [], res["documents"] or [], strict=True)
-            for mid, vector, meta, text in rows:
-                cid = (meta or {}).get("customer_id")
-                if cid:
-                    packed = RecallIndex.pack(int(meta.get("at_ts") or 0), vector, text or "", dict(meta))
-                    by_customer.setdefault(cid, {})[mid] = packed
+            rows = zip(res["ids"], embeddings, res["documents"] or [], res["metadatas"] or [], strict=True)
+            by_customer = RecallIndex.by_customer(rows)
             if not by_customer:
                 continue
             await self.recall_index.add(by_customer)
