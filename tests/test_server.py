@@ -127,10 +127,14 @@ def journey(data_dir: Path, dealer_id: str, phone: str):
             customer = await CustomerStore(client, keys).lookup("phone", phone)
             events = await Timeline(client, keys).read([customer.id]) if customer else []
             vehicles = await client.scard(keys.vehicles())
+            index = {  # the memory recall index: complete, and this customer's memories in it
+                "ready": bool(await client.exists(keys.memory_index_ready())),
+                "entries": await client.hlen(keys.memory_vectors(customer.id)) if customer else 0,
+            }
             if os.environ.get("REDIS_URL"):
                 async for key in client.scan_iter(match=keys.scan_pattern(), count=1000):
                     await client.delete(key)
-            return customer, events, vehicles
+            return customer, events, vehicles, index
         finally:
             await handle.aclose()
             handle.shutdown()
@@ -167,9 +171,11 @@ def test_serve_answers_a_signed_text_once_and_persists_it(tmp_path, dealer_file)
     finally:
         log = stop(proc)
 
-    customer, events, vehicles = journey(tmp_path / "var", dealer_id, phone)
+    customer, events, vehicles, index = journey(tmp_path / "var", dealer_id, phone)
     assert customer is not None, log[-3000:]
     assert vehicles >= 150
+    # bootstrap marked the recall index complete, and the customer's text was remembered in it
+    assert index == {"ready": True, "entries": 1}, log[-3000:]
     inbound = [e for e in events if e.direction == "inbound"]
     outbound = [e for e in events if e.direction == "outbound"]
     assert [e.text for e in inbound] == ["any used tacomas under 35k?"]
