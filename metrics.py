@@ -27,6 +27,13 @@ RECALL = Counter(
     "recall, when this one missed the channel's budget) or none.",
     ["channel", "outcome"],
 )
+RECALL_QUERY_VECTORS = Counter(
+    "dealeros_memory_query_vectors",
+    "Where memory recall (through the recall index) got its query's vector: cache (embedded by this "
+    "process moments before, e.g. while an SMS burst waited), prepared (embedded ahead by another "
+    "process, read from Redis) or embedded (the model ran during the turn).",
+    ["source"],
+)
 LLM_FALLBACKS = Counter(
     "dealeros_llm_fallbacks",
     "Turns the offline brain answered because the LLM path failed, by failure kind.",

@@ -22,7 +22,7 @@ from agent.consent_flow import GATED
 from agent.graph import TurnRunner, build_graph
 from agent.guards import OutboundGuard, redact_sensitive
 from agent.state import WINDOW_TURNS, TurnContext
-from agent.types import Brain, Emit, InboundMessage, Reply, TurnResult
+from agent.types import RECALL_PREPARED, Brain, Emit, InboundMessage, Reply, TurnResult
 from memory.consent import ConsentLedger
 from memory.customers import Customer, CustomerStore
 from memory.locks import CustomerLocks, Idempotency
@@ -61,15 +61,37 @@ class Services:
         self.outbound_guard = OutboundGuard()
         self._background: set[asyncio.Task] = set()
         self._last_recall: OrderedDict[str, list[str]] = OrderedDict()  # customer id -> memory lines
+        self._preparing: dict[str, asyncio.Future[bool]] = {}  # texts `prepare_recall` is embedding now
         self._writer: MemoryWriter | None = None
 
     # --- memory recall, started as early as the turn knows who is talking ----------------------
-    def start_recall(self, customer_id: str, text: str) -> asyncio.Task | None:
+    async def prepare_recall(self, text: str) -> bool:
+        """A channel that knows a turn's text well before the turn runs (an SMS burst waiting out its
+        quiet window) has its embedding made now; the turn's message then says so with
+        `meta[RECALL_PREPARED]`. Never raises: preparing is an optimisation."""
+        if self.memory is None or not text.strip():
+            return False
+        if text in self._preparing:
+            return await asyncio.shield(self._preparing[text])
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._preparing[text] = done  # a turn of this process that needs the text meanwhile waits for it
+        prepared = False
+        try:
+            prepared = bool(await self.memory.prepare(text))
+        except Exception as exc:
+            log.warning("preparing memory recall failed: %r", exc)
+        finally:  # cancelled too: whoever waits is let go
+            del self._preparing[text]
+            done.set_result(prepared)
+        return prepared
+
+    def start_recall(self, customer_id: str, text: str, *, prepared: bool = False) -> asyncio.Task | None:
         """Recall runs concurrently with the lock, timeline and checkpoint reads; `recall_within`
-        collects it. None when there is no vector memory or nothing to search for."""
+        collects it. None when there is no vector memory or nothing to search for. `prepared`: the
+        text's vector was probably made ahead (`prepare_recall`)."""
         if self.memory is None or not text.strip():
             return None
-        task = asyncio.create_task(self._recall(customer_id, text))
+        task = asyncio.create_task(self._recall(customer_id, text, prepared))
 
         def report(t: asyncio.Task) -> None:  # a recall nobody waits for any more still gets its error logged
             if not t.cancelled() and t.exception() is not None:
@@ -78,9 +100,12 @@ class Services:
         task.add_done_callback(report)
         return task
 
-    async def _recall(self, customer_id: str, text: str) -> list[str]:
+    async def _recall(self, customer_id: str, text: str, prepared: bool) -> list[str]:
         """The customer's memories for `text`, as context lines; kept as their latest recall."""
-        lines = _memory_lines(await self.memory.recall(customer_id, text, k=4))
+        preparing = self._preparing.get(text)
+        if preparing is not None:  # this process is embedding the text already: wait, don't embed twice
+            await asyncio.shield(preparing)
+        lines = _memory_lines(await self.memory.recall(customer_id, text, k=4, prepared=prepared))
         self._last_recall[customer_id] = lines
         self._last_recall.move_to_end(customer_id)
         while len(self._last_recall) > 4096:
@@ -337,7 +362,7 @@ class Agent:
                 if token is not None:
                     await svc.locks.release(customer.id, token)
                 return _replay(customer.id, claim.result)
-        recall = svc.start_recall(customer.id, msg.text)
+        recall = svc.start_recall(customer.id, msg.text, prepared=bool(msg.meta.get(RECALL_PREPARED)))
         writes = svc.redis.pipeline(transaction=False)  # the turn's last writes, sent with the unlock
         try:
             if token is None:  # another turn of this customer's is running: wait for it
@@ -382,7 +407,7 @@ class Agent:
             sources = await svc.customers.sources(customer.id, loaded=customer)
             if customer.id != first_id and recall is not None:
                 recall.cancel()
-                recall = svc.start_recall(customer.id, msg.text)
+                recall = svc.start_recall(customer.id, msg.text, prepared=bool(msg.meta.get(RECALL_PREPARED)))
         inbound_ids = [e.id for e in inbound]
         ctx = TurnContext(
             message=msg,

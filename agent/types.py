@@ -19,6 +19,10 @@ Channel = Literal["chat", "sms", "voice", "email", "lead"]
 SMS_MAX_CHARS = 320
 VOICE_MAX_SENTENCES = 2
 
+# Set (True) in an InboundMessage's meta by a channel that had the text's memory recall prepared
+# ahead of the turn (`agent.turn.Services.prepare_recall`), e.g. while an SMS burst waited.
+RECALL_PREPARED = "recall_prepared"
+
 
 @dataclass
 class InboundMessage:

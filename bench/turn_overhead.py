@@ -5,7 +5,9 @@ the LangGraph graph, the Redis checkpointer with pruning) with `LLMBrain` over a
 model that makes one `get_vehicle_details` call (a cheap READ tool) per turn. Measured twice: without
 cross-channel vector memory, and with it (`CustomerMemory` on embedded Chroma + the bundled MiniLM
 embedder: one query embedding + an exact search over the customer's entries in the Redis recall
-index per turn, a background upsert after it). Then memory recall alone for one customer, through
+index per turn, a background upsert after it), and with it as an SMS turn runs it: the text embedded
+while its burst waited out the quiet window, by the process that took the webhook (the vector is read
+from Redis with the customer's entries; the clock starts after it). Then memory recall alone for one customer, through
 that index and through Chroma's customer filter, as the dealership's collection grows.
 
 Baseline: the straightforward LangGraph build of the same agent — `langgraph.prebuilt.
@@ -22,6 +24,7 @@ re-stores the whole list, so it grows with the square of the turn count).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
 import random
@@ -127,12 +130,17 @@ async def dealeros_customers(stack: Stack, agent: Any, templates: list[Any], his
 _refs = itertools.count()
 
 
-async def dealeros_turn(stack: Stack, agent: Any, phone: str) -> float:
+async def dealeros_turn(stack: Stack, agent: Any, phone: str, *, prepared: bool = False) -> float:
     """One timed turn. Background memory writes are awaited after the clock stops, so they never
-    overlap (and slow down) the next measured turn of another configuration."""
+    overlap (and slow down) the next measured turn of another configuration. `prepared`: the text
+    was embedded while its SMS burst waited, by another process (the API process that took the
+    webhook, in the production shape), before the clock starts — as `SmsChannel` does it: the
+    vector is in Redis, not in this process's embedder cache."""
     k = next(_refs)
     # unique wording: the embedder's query cache must not make memory recall free
     msg = sms(stack.dealer.id, phone, f"{TEXTS[k % len(TEXTS)]} (ref {k})")
+    if prepared:
+        await prepare_elsewhere(stack, msg)
     t0 = time.perf_counter()
     result = await agent.handle_turn(msg)
     elapsed = time.perf_counter() - t0
@@ -140,6 +148,19 @@ async def dealeros_turn(stack: Stack, agent: Any, phone: str) -> float:
         raise RuntimeError(f"DealerOS turn produced no reply (suppressed={result.suppressed})")
     await agent.services.drain()
     return elapsed
+
+
+async def prepare_elsewhere(stack: Stack, msg: Any) -> None:
+    """What `CustomerMemory.prepare` does in the process that took the webhook: embed the text, keep
+    the vector in Redis; here without touching this process's embedder cache (`embed` only reads it)."""
+    from agent.types import RECALL_PREPARED
+
+    index = stack.memory.recall_index
+    vector = (await asyncio.to_thread(stack.memory.index.embedder.embed, [msg.text]))[0]
+    pipe = index.redis.pipeline(transaction=False)
+    index.put_query_on(pipe, msg.text, vector)
+    await pipe.execute()
+    msg.meta[RECALL_PREPARED] = True
 
 
 async def time_dealeros(stack: Stack, agent: Any, customers: list[tuple[str, str]], turns: int) -> list[float]:
@@ -298,7 +319,8 @@ async def run(
                 row["dealeros_memory_customer_bytes"] = await stack.customer_bytes(mem_customers[0][1])
                 threads = await baseline_threads(base, history, sizes.baseline_threads)
                 plan += [("dealeros", history, customers[k % len(customers)][0]) for k in range(sizes.turns)]
-                plan += [("dealeros_with_memory", history, mem_customers[k % len(mem_customers)][0])
+                plan += [(config, history, mem_customers[k % len(mem_customers)][0])
+                         for config in ("dealeros_with_memory", "dealeros_with_memory_sms")
                          for k in range(sizes.memory_turns)]  # fmt: skip
                 plan += [("baseline", history, threads[k % len(threads)]) for k in range(sizes.baseline_turns)]
                 details["lengths"][history] = row
@@ -309,7 +331,8 @@ async def run(
                 if config == "baseline":
                     elapsed = await baseline_turn(base, who)
                 else:
-                    elapsed = await dealeros_turn(stack, plain if config == "dealeros" else with_memory, who)
+                    agent = plain if config == "dealeros" else with_memory
+                    elapsed = await dealeros_turn(stack, agent, who, prepared=config == "dealeros_with_memory_sms")
                 times.setdefault((config, history), []).append(elapsed)
             for (config, history), samples in times.items():
                 details["lengths"][history][config] = asdict(Stats.of(samples))
@@ -428,7 +451,7 @@ async def _pyinstrument(stack: Stack, templates: list[Any], history: int, result
 def _summarize(res: BenchResult, sizes: Sizes) -> None:
     rows = res.details["lengths"]
     for history, row in rows.items():
-        d, b, m = (Stats(**row[k]) for k in ("dealeros", "baseline", "dealeros_with_memory"))
+        d, b = (Stats(**row[k]) for k in ("dealeros", "baseline"))
         r = ratio(b.p50, d.p50)
         res.add(
             f"turn at {history} prior turns",
@@ -438,15 +461,22 @@ def _summarize(res: BenchResult, sizes: Sizes) -> None:
             fmt_ratio(r),
             met=d.p50 <= TARGET_P50_MS and (history != max(rows) or r >= TARGET_SPEEDUP),
         )
-        rm = ratio(b.p50, m.p50)
-        res.add(
-            "  same, with vector memory (MiniLM + recall index)",
-            m.brief(),
-            f"p50 ≤ {TARGET_P50_MS:g} ms",
-            b.brief(),
-            fmt_ratio(rm),
-            met=m.p50 <= TARGET_P50_MS and (history != max(rows) or rm >= TARGET_SPEEDUP),
-        )
+        variants = [
+            ("dealeros_with_memory", "  same, with vector memory (MiniLM + recall index): text embedded in the turn")
+        ]
+        if "dealeros_with_memory_sms" in row:
+            variants.append(("dealeros_with_memory_sms", "  same, SMS: text embedded while its burst waited"))
+        for key, label in variants:
+            m = Stats(**row[key])
+            rm = ratio(b.p50, m.p50)
+            res.add(
+                label,
+                m.brief(),
+                f"p50 ≤ {TARGET_P50_MS:g} ms",
+                b.brief(),
+                fmt_ratio(rm),
+                met=m.p50 <= TARGET_P50_MS and (history != max(rows) or rm >= TARGET_SPEEDUP),
+            )
     longest = max(rows)
     row = rows[longest]
     storage = res.details["baseline_storage"]

@@ -48,7 +48,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 import metrics
 from agent.guards import redact_sensitive
-from agent.types import InboundMessage, Reply, TurnResult
+from agent.types import RECALL_PREPARED, InboundMessage, Reply, TurnResult
 from channels.twilio_common import (
     SMS_PATH,
     SMS_STATUS_PATH,
@@ -310,6 +310,10 @@ class SmsBursts:
         """The burst in flight is handled (only while this processor still holds the lease)."""
         await self._done(keys=self._keys(phone, "owner", "inflight"), args=[token])
 
+    async def pending(self, phone: str) -> list[InboundSms]:
+        """The texts of the number's burst still collecting (not yet taken for a turn)."""
+        return [InboundSms.from_item(r) for r in await self.redis.lrange(self.key(phone, "pending"), 0, -1)]
+
     async def release(self, phone: str, token: str) -> bool:
         return bool(await self._release(keys=self._keys(phone, "owner", "pending", "inflight"), args=[token]))
 
@@ -388,6 +392,8 @@ class SmsChannel:
             log.info("duplicate MessageSid %s ignored", part.sid)
             metrics.SMS_WEBHOOKS.labels("duplicate").inc()
             return twiml(MessagingResponse())
+        if self._prepares:
+            self._spawn(self._prepare(part.phone))
         if outcome == 2:
             if self.inline:
                 self._spawn(self._process(part.phone, token, fresh=True))
@@ -406,6 +412,22 @@ class SmsChannel:
         return Response(status_code=204)
 
     # --- the processor ---------------------------------------------------------------------------
+    @property
+    def _prepares(self) -> bool:
+        services = getattr(self.agent, "services", None)
+        return getattr(services, "memory", None) is not None
+
+    async def _prepare(self, phone: str) -> None:
+        """While the burst waits out its window, embed the text its turn will recall against (the
+        burst so far, redacted as the turn will have it). A text that joins the burst later makes
+        its own; when the turn's text differs after all, the turn embeds it itself."""
+        try:
+            parts = await self.bursts.pending(phone)
+            if parts:
+                await self.agent.services.prepare_recall(redact_sensitive(burst_text(parts))[0])
+        except Exception as exc:  # an optimisation: the turn embeds the text itself
+            log.info("preparing recall for an sms burst failed: %r", exc)
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
@@ -488,6 +510,8 @@ class SmsChannel:
 
     async def _turn(self, parts: list[InboundSms]) -> TurnResult:
         msg = burst_message(self.dealer.id, parts)
+        if self._prepares:
+            msg.meta[RECALL_PREPARED] = True
         result = await self.agent.handle_turn(msg)
         if result.duplicate:
             log.info("sms delivery %s already handled: not sent again", msg.delivery_id)

@@ -77,11 +77,30 @@ class Embedder(EmbeddingFunction[Documents]):
         self._waiting_lock = threading.Lock()
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        """Embed a batch; texts are unit-normalized so cosine similarity is a dot product."""
+        """Embed a batch; texts are unit-normalized so cosine similarity is a dot product. Short
+        texts already in the LRU are not embedded again: a turn's memory write stores the message
+        its recall has just embedded."""
         if not texts:
             return []
-        with self._encode_lock:  # one forward pass at a time; torch parallelises inside it
-            return self._encode(texts)
+        out: list[list[float] | None] = [self.cached(t) for t in texts]
+        missing = [i for i, v in enumerate(out) if v is None]
+        if missing:
+            with self._encode_lock:  # one forward pass at a time; the runtime parallelises inside it
+                vectors = self._encode([texts[i] for i in missing])
+            for i, vector in zip(missing, vectors, strict=True):
+                out[i] = vector
+        return out  # type: ignore[return-value]
+
+    def cached(self, text: str) -> list[float] | None:
+        """The LRU's vector for `text`, without embedding anything; None when it holds none."""
+        if len(text) > CACHE_MAX_CHARS:
+            return None
+        with self._cache_lock:
+            hit = self._cache.get(text)
+            if hit is None:
+                return None
+            self._cache.move_to_end(text)
+            return list(hit)
 
     def _encode(self, texts: Sequence[str]) -> list[list[float]]:
         return [v.tolist() for v in np.asarray(self._encoder(list(texts)), dtype=np.float32)]
@@ -90,17 +109,22 @@ class Embedder(EmbeddingFunction[Documents]):
         """One text; short ones (queries, repeated questions) come from the LRU."""
         if len(text) > CACHE_MAX_CHARS:
             return self._coalesced(text)
-        with self._cache_lock:
-            hit = self._cache.get(text)
-            if hit is not None:
-                self._cache.move_to_end(text)
-                return list(hit)
+        hit = self.cached(text)
+        if hit is not None:
+            return hit
         vector = self._coalesced(text)
+        self.keep(text, vector)
+        return vector
+
+    def keep(self, text: str, vector: Sequence[float]) -> None:
+        """Put a short text's vector in the LRU (one made by this model in another process, say)."""
+        if len(text) > CACHE_MAX_CHARS:
+            return
         with self._cache_lock:
-            self._cache[text] = tuple(vector)
+            self._cache[text] = tuple(vector.tolist() if isinstance(vector, np.ndarray) else vector)
+            self._cache.move_to_end(text)
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
-        return vector
 
     def _coalesced(self, text: str) -> list[float]:
         """Embed one text, sharing a forward pass with whatever other threads are waiting.

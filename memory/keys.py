@@ -62,6 +62,9 @@ class Keys:
     def memory_index_ready(self) -> str:  # set once the recall index holds every memory
         return self.dealer_key("memvec", "ready")
 
+    def recall_query(self, digest: str) -> str:  # float32 vector of a text a turn will recall against soon
+        return self.dealer_key("memq", digest)
+
     def merges(self) -> str:  # hash merge id -> JSON
         return self.dealer_key("merges")
 

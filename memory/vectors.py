@@ -24,7 +24,8 @@ import chromadb
 import numpy as np
 from chromadb.config import Settings
 
-from memory.embeddings import DIMENSIONS, Embedder
+import metrics
+from memory.embeddings import DIMENSIONS, MODEL_NAME, Embedder
 from memory.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -308,6 +309,25 @@ class RecallIndex:
             return None
         return (text, meta) if text.strip() else None
 
+    # --- query vectors prepared ahead of a turn -------------------------------------------------
+    QUERY_TTL_S = 600  # an SMS burst is answered seconds after its texts arrive
+
+    def _query_key(self, text: str) -> str:
+        return self.keys.recall_query(hashlib.sha256(f"{MODEL_NAME}\x00{text}".encode()).hexdigest()[:32])
+
+    def put_query_on(self, pipe: Any, text: str, vector: Any) -> None:
+        pipe.set(self._query_key(text), np.asarray(vector, dtype=np.float32).tobytes(), ex=self.QUERY_TTL_S)
+
+    def get_query_on(self, pipe: Any, text: str) -> None:
+        pipe.get(self._query_key(text))
+
+    @staticmethod
+    def query_vector(raw: bytes | None) -> np.ndarray | None:
+        """A prepared query vector as read back; None when absent or not one of ours."""
+        if raw is None or len(raw) != 4 * DIMENSIONS:
+            return None
+        return np.frombuffer(raw, dtype=np.float32)
+
     async def ready(self) -> bool:
         if not self._ready:
             self._ready = bool(await self.redis.exists(self.keys.memory_index_ready()))
@@ -433,30 +453,67 @@ class CustomerMemory:
             await self.index.upsert(ids, texts, [rows[i][1] for i in ids], vectors=vectors)
         return len(rows)
 
-    async def recall(self, customer_id: str, query: str, k: int = 4) -> list[Hit]:
-        """This customer's memories closest in meaning to `query` — never anyone else's."""
+    async def prepare(self, query: str) -> bool:
+        """Embed a text that a turn will soon recall against, ahead of that turn: an SMS burst waits
+        out its quiet window anyway, and embedding is most of what recall costs. The vector is kept in
+        this process's embedder cache and, for a turn that runs in another process, in Redis for a
+        few minutes (keyed by a digest of the text). Returns whether a vector was prepared."""
+        if self.recall_index is None or not query.strip():
+            return False
+        vector = await asyncio.to_thread(self.index.embedder.embed_one, query)
+        pipe = self.recall_index.redis.pipeline(transaction=False)
+        self.recall_index.put_query_on(pipe, query, vector)
+        await pipe.execute()
+        return True
+
+    async def recall(self, customer_id: str, query: str, k: int = 4, *, prepared: bool = False) -> list[Hit]:
+        """This customer's memories closest in meaning to `query` — never anyone else's. `prepared`:
+        the query's vector was probably made ahead by `prepare` (it is looked for in Redis alongside
+        the customer's entries; when it is not there, the query is embedded now)."""
         _require_id(customer_id, "customer_id")
         k = max(1, min(int(k), 50))
         if self.recall_index is not None and await self.recall_index.ready():
-            hits = await self._recall_indexed(customer_id, query, k)
+            hits = await self._recall_indexed(customer_id, query, k, prepared)
         else:
             hits = await self.index.query(query, k=k, where={"customer_id": customer_id})
         # Belt and braces: the filter is ours, but never hand back a foreign row.
         return [h for h in hits if h.metadata.get("customer_id") == customer_id]
 
-    async def _recall_indexed(self, customer_id: str, query: str, k: int) -> list[Hit]:
+    async def _recall_indexed(self, customer_id: str, query: str, k: int, prepared: bool = False) -> list[Hit]:
         """Exact search over this customer's entries in the recall index (Chroma is not called)."""
-        assert self.recall_index is not None
+        index = self.recall_index
+        assert index is not None
         if not query.strip():
             return []
         embedder = self.index.embedder
-        # The query embeds in a worker thread while Redis answers; the ranking runs in one too (for
-        # a customer with a long history it is a ~1 MB matrix: the event loop has turns to serve).
-        embedding = asyncio.ensure_future(asyncio.to_thread(embedder.embed_one, query))
-        try:
-            entries = await self.recall_index.load(customer_id)
-        finally:
-            query_vector = np.asarray(await embedding, dtype=np.float32)
+        cached = embedder.cached(query)
+        if cached is not None or prepared:  # the vector is at hand or probably in Redis: no model yet
+            pipe = index.redis.pipeline(transaction=False)
+            pipe.hgetall(index.keys.memory_vectors(customer_id))
+            if cached is None:
+                index.get_query_on(pipe, query)
+            replies = await pipe.execute()
+            entries = replies[0]
+            if cached is not None:
+                query_vector, source = np.asarray(cached, dtype=np.float32), "cache"
+            else:
+                shared, source = RecallIndex.query_vector(replies[1]), "prepared"
+                if shared is None:  # not prepared after all (or expired): embed it now
+                    shared = np.asarray(await asyncio.to_thread(embedder.embed_one, query), dtype=np.float32)
+                    source = "embedded"
+                else:  # this turn's memory write will store the same text: no second embedding
+                    embedder.keep(query, shared)
+                query_vector = shared
+        else:
+            source = "embedded"
+            # The query embeds in a worker thread while Redis answers; the ranking runs in one too (for
+            # a customer with a long history it is a ~1 MB matrix: the event loop has turns to serve).
+            embedding = asyncio.ensure_future(asyncio.to_thread(embedder.embed_one, query))
+            try:
+                entries = await index.load(customer_id)
+            finally:
+                query_vector = np.asarray(await embedding, dtype=np.float32)
+        metrics.RECALL_QUERY_VECTORS.labels(source).inc()
         if not entries:
             return []
 

@@ -233,7 +233,7 @@ class GatedMemory:
         self.gate = asyncio.Event()
         self.tasks: list[asyncio.Task] = []
 
-    async def recall(self, customer_id, query, k=4):
+    async def recall(self, customer_id, query, k=4, prepared=False):
         self.tasks.append(asyncio.current_task())
         await self.gate.wait()
         return [_Hit(f"said before: {query}")]

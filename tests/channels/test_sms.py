@@ -576,3 +576,80 @@ async def test_an_ssn_in_a_text_never_reaches_redis_the_timeline_or_the_brain(ma
     events = await journey(PHONE)
     assert events[0].meta["redacted"] == ["ssn"]
     assert all("6789" not in e.model_dump_json() for e in events)
+
+
+class _CountingEncoder:
+    """The real embedding model, counting which texts reach it (one per simulated process)."""
+
+    def __init__(self) -> None:
+        from memory.embeddings import get_embedder
+
+        self.real = get_embedder()._encoder
+        self.texts: list[str] = []
+
+    def __call__(self, texts: list[str]):
+        self.texts.extend(texts)
+        return self.real(texts)
+
+
+async def _agent_with_memory(dealer, redis, keys, raw, brain, path) -> tuple[Any, _CountingEncoder]:
+    """A process's agent with cross-channel vector memory: its own model, Chroma store and cache; the
+    recall index on the shared Redis."""
+    from agent.turn import Agent, Services
+    from memory.checkpoint import AsyncRedisCheckpointSaver
+    from memory.embeddings import Embedder
+    from memory.vectors import CustomerMemory, RecallIndex, open_vector_store
+
+    encoder = _CountingEncoder()
+    memory = CustomerMemory(open_vector_store(None, path, Embedder(encoder)), dealer.id,
+                            recall_index=RecallIndex(raw, keys))  # fmt: skip
+    await memory.backfill_recall_index()
+    services = Services(dealer=dealer, redis=redis, keys=keys, memory=memory)
+    return Agent(services, brain, checkpointer=AsyncRedisCheckpointSaver(raw, prefix=keys.checkpoint_prefix())), encoder
+
+
+async def test_a_text_is_embedded_while_its_burst_waits_and_not_again_by_the_turn(
+    make_app, kit, brain, journey, dealer, redis, keys, redis_handle, tmp_path
+):
+    """The API process that takes the webhook embeds the text during the burst window; the worker
+    that runs the turn recalls the customer's memories with that vector (the model does not run
+    for it in the worker) and stores the text as a memory without embedding it either."""
+    import metrics
+
+    raw = redis_handle.client(decode_responses=False)
+    try:
+        api_agent, api_encoder = await _agent_with_memory(dealer, redis, keys, raw, brain, tmp_path / "api")
+        worker_agent, worker_encoder = await _agent_with_memory(dealer, redis, keys, raw, brain, tmp_path / "worker")
+        recalled: list[list[str]] = []
+
+        async def remember_what_was_recalled(inp):
+            recalled.append(list(inp.memories))
+            return await kit.say(inp, "Happy to help with that.")
+
+        brain.handler = remember_what_was_recalled
+        api_app, api_channel, _ = make_app(inline=False, core=api_agent)
+        _, worker_channel, _ = make_app(core=worker_agent)
+        said = ["my trade is a 2015 camry with 90k miles", "what would you give me for my trade?"]
+        prepared = metrics.RECALL_QUERY_VECTORS.labels("prepared")
+        before = prepared._value.get()
+        stop = asyncio.Event()
+        loop = asyncio.create_task(worker_channel.run_worker(stop, poll_s=0.05))
+        async with kit.serve(api_app) as base, httpx.AsyncClient(base_url=base) as client:
+            for n, text in enumerate(said):
+                assert (await kit.post_signed(client, "/twilio/sms", inbound(sid(150 + n), text))).status_code == 200
+                await api_channel.aclose()  # its background work (the embedding) has finished
+
+                async def answered(n=n):
+                    return len([e for e in await journey(PHONE) if e.direction == "outbound"]) > n
+
+                await kit.eventually(answered)
+                await worker_agent.services.drain()  # this turn's memories are written
+        stop.set()
+        await asyncio.wait_for(loop, 10)
+        assert brain.calls == said
+        assert api_encoder.texts == said  # each text embedded once, by the process that took it
+        assert not set(said) & set(worker_encoder.texts)  # ... and never by the worker
+        assert prepared._value.get() - before == 2
+        assert any("camry" in line for line in recalled[1])  # the first text, recalled for the second
+    finally:
+        await raw.aclose()

@@ -412,3 +412,78 @@ async def test_forgetting_drops_the_index_first(store: VectorStore, raw) -> None
     with pytest.raises(RuntimeError):
         await memory.forget_customer("A")
     assert await memory.recall("A", "refinance payoff", k=4) == []  # never recalled again, even so
+
+
+class _CountingEncoder:
+    """The real model, counting which texts reach it."""
+
+    def __init__(self) -> None:
+        self.real = get_embedder()._encoder
+        self.texts: list[str] = []
+
+    def __call__(self, texts: list[str]):
+        self.texts.extend(texts)
+        return self.real(texts)
+
+
+def test_a_batch_embeds_only_the_texts_the_cache_lacks() -> None:
+    """A turn's memory write stores the message its recall just embedded: not a second time."""
+    encoder = _CountingEncoder()
+    embedder = Embedder(encoder)
+    one = embedder.embed_one("is the silver tacoma still there")
+    a, b = embedder.embed(["is the silver tacoma still there", "we open at 9 on saturdays"])
+    assert encoder.texts == ["is the silver tacoma still there", "we open at 9 on saturdays"]
+    assert a == one and b == pytest.approx(get_embedder().embed(["we open at 9 on saturdays"])[0], abs=1e-5)
+    long_text = "the service advisor said the brakes need replacing " * 10  # past the cache's length limit
+    embedder.embed([long_text])
+    embedder.embed([long_text])
+    assert encoder.texts.count(long_text) == 2 and embedder.cached(long_text) is None
+    embedder.keep("made elsewhere", one)
+    assert embedder.cached("made elsewhere") == one and embedder.embed(["made elsewhere"]) == [one]
+    assert encoder.texts.count("made elsewhere") == 0
+
+
+async def test_a_query_prepared_in_one_process_is_not_embedded_again_in_another(
+    store: VectorStore, tmp_path: Path, raw
+) -> None:
+    """An SMS burst's text is embedded while the burst waits (`prepare`, in the process that took the
+    webhook); the turn, run by another process, finds the vector in Redis: the model is not run
+    again, and the hits are the ones recalling without preparation gives."""
+    dealer = _dealer(raw)
+    api = await _indexed(store, raw, dealer)
+    await api.backfill_recall_index()
+    await api.remember_many([
+        {"customer_id": "A", "text": text, "channel": "sms", "at": AT + dt.timedelta(minutes=i), "event_id": str(i)}
+        for i, text in enumerate(CUSTOMER_SAYS)
+    ])  # fmt: skip
+    query = "what would they get for their trade-in?"
+    assert await api.prepare(query) is True
+    assert await api.prepare("   ") is False
+    prepared = [k async for k in raw.scan_iter(match=Keys(dealer).recall_query("*"), count=500)]
+    assert len(prepared) == 1 and 0 < await raw.ttl(prepared[0]) <= RecallIndex.QUERY_TTL_S  # kept for minutes only
+
+    encoder = _CountingEncoder()  # another process: its own model and an empty cache
+    worker = CustomerMemory(open_vector_store(None, tmp_path, Embedder(encoder)), dealer,
+                            recall_index=RecallIndex(raw, Keys(dealer)))  # fmt: skip
+    want = await CustomerMemory(store, dealer).recall("A", query, k=4)  # Chroma's filter, embedded here
+    got = await worker.recall("A", query, k=4, prepared=True)
+    assert encoder.texts == []
+    assert [h.id for h in got] == [h.id for h in want] and "Camry" in got[0].text
+    # the turn's memory write then stores that text without embedding it either
+    await worker.remember("A", query, channel="sms", at=AT + dt.timedelta(hours=1), event_id="q")
+    assert encoder.texts == []
+
+    # said to be prepared but not (expired, or the burst's text changed): embedded now, same hits
+    other = "do they want a third row?"
+    got = await worker.recall("A", other, k=4, prepared=True)
+    assert encoder.texts == [other]
+    assert [h.id for h in got] == [h.id for h in await CustomerMemory(store, dealer).recall("A", other, k=4)]
+
+    # a damaged prepared value is no vector: embedded now, never a crash
+    third = "when can we text them"
+    assert await api.prepare(third)
+    async for key in raw.scan_iter(match=Keys(dealer).recall_query("*"), count=500):
+        await raw.set(key, b"not a vector")
+    assert [h.id for h in await worker.recall("A", third, k=4, prepared=True)] == \
+        [h.id for h in await api.recall("A", third, k=4)]  # fmt: skip
+    assert encoder.texts == [other, third]
