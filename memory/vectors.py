@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -245,6 +246,88 @@ def _require_id(value: str, what: str) -> str:
     return value
 
 
+# KEYS: hash, matrix  ARGV: ttl s. The packed matrix, built from the hash when it is missing: a build
+# stamp (the server's time, 16 digits), then one record per entry. False when an entry cannot be packed
+# (an id of another length, a damaged value).
+_READ_MATRIX = """
+local m = redis.call('GET', KEYS[2])
+if m then return m end
+local all = redis.call('HGETALL', KEYS[1])
+local t = redis.call('TIME')
+local parts = {string.format('%010d%06d', tonumber(t[1]), tonumber(t[2]))}
+for i = 1, #all, 2 do
+  if #all[i] ~= IDB or #all[i + 1] < HEAD then return false end
+  parts[#parts + 1] = all[i] .. string.sub(all[i + 1], 1, HEAD)
+end
+m = table.concat(parts)
+redis.call('SET', KEYS[2], m, 'EX', ARGV[1])
+return m
+"""
+# KEYS: matrix  ARGV: stamp, length. {1, what was appended after `length`} while the matrix is the build
+# with that stamp; {0, the whole matrix or nil} otherwise.
+_MATRIX_TAIL = """
+if redis.call('GETRANGE', KEYS[1], 0, STAMP - 1) == ARGV[1] then
+  return {1, redis.call('GETRANGE', KEYS[1], ARGV[2], -1)}
+end
+return {0, redis.call('GET', KEYS[1])}
+"""
+# KEYS: hash, matrix  ARGV: id, value, id, value... Returns the hash's size. New entries are added to
+# the end of the packed matrix (when there is one); a replaced or unpackable one drops it (rebuilt when
+# read). The matrix is written whole, not APPENDed to: an appended string keeps up to twice its size
+# allocated.
+_ADD = """
+local packed = redis.call('EXISTS', KEYS[2]) == 1
+local added = {}
+for i = 1, #ARGV, 2 do
+  local new = redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  if packed then
+    if new == 1 and #ARGV[i] == IDB and #ARGV[i + 1] >= HEAD then
+      added[#added + 1] = ARGV[i] .. string.sub(ARGV[i + 1], 1, HEAD)
+    else
+      redis.call('DEL', KEYS[2])
+      packed = false
+    end
+  end
+end
+if packed and #added > 0 then
+  redis.call('SET', KEYS[2], redis.call('GET', KEYS[2]) .. table.concat(added), 'KEEPTTL')
+end
+return redis.call('HLEN', KEYS[1])
+"""
+
+
+class _Packed:
+    """One customer's packed matrix as this process last read it: its build's stamp, how many bytes
+    of it were read, and the ids and vectors (float32, ready to multiply) with room to grow."""
+
+    __slots__ = ("ids", "length", "n", "stamp", "vectors")
+
+    def __init__(self, stamp: bytes, records: np.ndarray) -> None:
+        self.stamp = stamp
+        self.length = len(stamp)
+        self.n = 0
+        self.ids = np.empty(0, dtype=records.dtype["id"])
+        self.vectors = np.empty((0, DIMENSIONS), dtype=np.float32)
+        self.extend(records)
+
+    def extend(self, records: np.ndarray) -> None:
+        n = self.n + len(records)
+        if n > len(self.ids):
+            room = max(16, n + n // 4)
+            self.ids = np.resize(self.ids, room)
+            vectors = np.empty((room, DIMENSIONS), dtype=np.float32)
+            vectors[: self.n] = self.vectors[: self.n]
+            self.vectors = vectors
+        self.ids[self.n : n] = records["id"]
+        self.vectors[self.n : n] = records["v"]
+        self.n = n
+        self.length += records.nbytes
+
+    @property
+    def nbytes(self) -> int:
+        return self.vectors.nbytes + self.ids.nbytes
+
+
 class RecallIndex:
     """Each customer's memory vectors in Redis, under the customer's hash tag, for exact recall.
 
@@ -260,16 +343,45 @@ class RecallIndex:
 
     `ready()` says whether the dealer's index is complete: it is after `backfill()` has copied any
     memories written before the index existed. Until then recall uses Chroma's filter.
+
+    Recall does not read the hash whole. Why: for a 500-memory customer, HGETALL and ranking its
+    thousand strings took ~2.5 ms here, most of a turn's budget. The ids and vectors are also packed
+    in one string (`memory_matrix`: a build stamp, then fixed-size records), and each process keeps
+    the matrices it read, as float32, for the customers it served lately (`cache_bytes`). A recall
+    asks Redis only for what was appended since (one short script reply while the build stamp still
+    matches), ranks with one matrix-vector product and reads the texts of the best few from the
+    hash; ~0.7 ms in all. The packed string is derived: built by a script from the hash when
+    missing, extended when memories are added, deleted (so rebuilt, with a new stamp) when one is
+    replaced, moved or removed, and it expires an hour after it was built, so idle customers keep
+    no second copy of their vectors. Entries it cannot hold (ids of another form, damaged values)
+    make recall rank the hash's values instead.
     """
 
-    def __init__(self, redis: Any, keys: Keys, *, cap: int = 1000, slack: int = 64) -> None:
+    def __init__(
+        self, redis: Any, keys: Keys, *, cap: int = 1000, slack: int = 64, cache_bytes: int = 32 << 20
+    ) -> None:
         self.redis = redis  # a client returning bytes
         self.keys = keys
         self.cap = cap
         self.slack = slack
         self._ready = False
+        sizes = {"HEAD": str(self.HEAD), "IDB": str(self.ID_BYTES), "STAMP": str(self.STAMP)}
+        self._read_matrix, self._add, self._tail = (
+            re.sub("HEAD|IDB|STAMP", lambda m: sizes[m.group(0)], lua) for lua in (_READ_MATRIX, _ADD, _MATRIX_TAIL)
+        )
+        # customer id -> their packed matrix as last read here, vectors as float32 (least recent first)
+        self._packed: OrderedDict[str, _Packed] = OrderedDict()
+        self.cache_bytes = cache_bytes
+
+    def _keys(self, cid: str) -> list[str]:
+        return [self.keys.memory_vectors(cid), self.keys.memory_matrix(cid)]
 
     HEAD = 4 + 2 * DIMENSIONS  # time (u32) + float16 vector; then the text and metadata as JSON
+    ID_BYTES = 32  # memory ids are 32 hex characters (CustomerMemory.memory_id)
+    STAMP = 16  # the packed matrix starts with its build's stamp
+    # One record of the packed matrix: the id, then the hash value's head.
+    RECORD = np.dtype([("id", f"S{ID_BYTES}"), ("t", "<u4"), ("v", "<f2", (DIMENSIONS,))])
+    MATRIX_TTL_S = 3600
 
     @classmethod
     def pack(cls, at_ts: int, vector: Any, text: str = "", metadata: dict[str, Any] | None = None) -> bytes:
@@ -342,10 +454,9 @@ class RecallIndex:
         pipe = self.redis.pipeline(transaction=False)
         order = list(rows)
         for cid in order:
-            pipe.hset(self.keys.memory_vectors(cid), mapping=rows[cid])
-            pipe.hlen(self.keys.memory_vectors(cid))
+            pipe.eval(self._add, 2, *self._keys(cid), *(x for item in rows[cid].items() for x in item))
         results = await pipe.execute()
-        for cid, size in zip(order, results[1::2], strict=True):
+        for cid, size in zip(order, results, strict=True):
             if size > self.cap + self.slack:
                 await self._trim(cid)
 
@@ -356,10 +467,52 @@ class RecallIndex:
         times = self.times([entries[i] for i in ids])
         oldest = [ids[i] for i in np.argsort(times, kind="stable")[: max(0, len(ids) - self.cap)]]
         if oldest:
-            await self.redis.hdel(key, *oldest)
+            await self.remove(cid, oldest)
 
     async def load(self, cid: str) -> dict[bytes, bytes]:
         return await self.redis.hgetall(self.keys.memory_vectors(cid))
+
+    def read_matrix_on(self, pipe: Any, cid: str) -> tuple[_Packed | None, int]:
+        """Queue the read of the customer's packed ids and vectors: only what was appended since this
+        process last read them, while that build stands. Pass the reply and what this returns to
+        `packed`."""
+        known = self._packed.get(cid)
+        if known is None:
+            pipe.get(self.keys.memory_matrix(cid))
+            return None, 0
+        pipe.eval(self._tail, 1, self.keys.memory_matrix(cid), known.stamp, known.length)
+        return known, known.length
+
+    async def packed(self, cid: str, reply: Any, read: tuple[_Packed | None, int]) -> _Packed | None:
+        """The customer's entries after `read_matrix_on`'s reply; None when the index cannot pack
+        them (recall then ranks the hash's values)."""
+        known, length = read
+        if known is not None:
+            same_build, reply = int(reply[0]), reply[1]
+            if same_build:
+                known.extend(self._records(reply[max(0, known.length - length) :]))  # a concurrent read took some
+                self._packed.move_to_end(cid)
+                return known
+        raw = reply if reply is not None else await self.build_matrix(cid)
+        self._packed.pop(cid, None)
+        if raw is None or len(raw) < self.STAMP or (len(raw) - self.STAMP) % self.RECORD.itemsize:
+            return None
+        entry = self._packed[cid] = _Packed(raw[: self.STAMP], self._records(raw[self.STAMP :]))
+        total = sum(e.nbytes for e in self._packed.values())
+        while total > self.cache_bytes and len(self._packed) > 1:  # least recently read first
+            total -= self._packed.popitem(last=False)[1].nbytes
+        return entry
+
+    async def build_matrix(self, cid: str) -> bytes | None:
+        """Pack the customer's ids and vectors (or read them, if another process just did)."""
+        return await self.redis.eval(self._read_matrix, 2, *self._keys(cid), self.MATRIX_TTL_S)
+
+    @classmethod
+    def _records(cls, raw: bytes) -> np.ndarray:
+        return np.frombuffer(raw[: len(raw) - len(raw) % cls.RECORD.itemsize], dtype=cls.RECORD)
+
+    async def payloads(self, cid: str, ids: list[bytes]) -> list[bytes | None]:
+        return await self.redis.hmget(self.keys.memory_vectors(cid), ids) if ids else []
 
     async def move(self, ids: list[str] | None, from_cid: str, to_cid: str) -> None:
         """Move some (`ids`) or all (None) of one customer's entries to another customer."""
@@ -372,15 +525,21 @@ class RecallIndex:
             values = await self.redis.hmget(src, ids) if ids else []
             entries = {i: v for i, v in zip(ids, values, strict=True) if v is not None}
         if entries:
-            await self.redis.hset(dst, mapping=entries)  # copy first: a crash between leaves a duplicate, not a loss
-            await self.redis.hdel(src, *entries)  # only what was copied: an entry added meanwhile stays
+            pipe = self.redis.pipeline(transaction=True)  # copy first: a crash between leaves a duplicate, not a loss
+            pipe.hset(dst, mapping=entries)
+            pipe.delete(self.keys.memory_matrix(to_cid))
+            await pipe.execute()
+            await self.remove(from_cid, list(entries))  # only what was copied: an entry added meanwhile stays
 
-    async def remove(self, cid: str, ids: list[str]) -> None:
+    async def remove(self, cid: str, ids: list[Any]) -> None:
         if ids:
-            await self.redis.hdel(self.keys.memory_vectors(cid), *ids)
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.hdel(self.keys.memory_vectors(cid), *ids)
+            pipe.delete(self.keys.memory_matrix(cid))
+            await pipe.execute()
 
     async def drop(self, cid: str) -> None:
-        await self.redis.delete(self.keys.memory_vectors(cid))
+        await self.redis.delete(*self._keys(cid))
 
 
 class CustomerMemory:
@@ -487,33 +646,58 @@ class CustomerMemory:
             return []
         embedder = self.index.embedder
         cached = embedder.cached(query)
-        if cached is not None or prepared:  # the vector is at hand or probably in Redis: no model yet
-            pipe = index.redis.pipeline(transaction=False)
-            pipe.hgetall(index.keys.memory_vectors(customer_id))
-            if cached is None:
-                index.get_query_on(pipe, query)
-            replies = await pipe.execute()
-            entries = replies[0]
-            if cached is not None:
-                query_vector, source = np.asarray(cached, dtype=np.float32), "cache"
-            else:
-                shared, source = RecallIndex.query_vector(replies[1]), "prepared"
-                if shared is None:  # not prepared after all (or expired): embed it now
-                    shared = np.asarray(await asyncio.to_thread(embedder.embed_one, query), dtype=np.float32)
-                    source = "embedded"
-                else:  # this turn's memory write will store the same text: no second embedding
-                    embedder.keep(query, shared)
-                query_vector = shared
-        else:
-            source = "embedded"
-            # The query embeds in a worker thread while Redis answers; the ranking runs in one too (for
-            # a customer with a long history it is a ~1 MB matrix: the event loop has turns to serve).
+        embedding: asyncio.Future | None = None
+        if cached is None and not prepared:  # the model runs in a worker thread while Redis answers
             embedding = asyncio.ensure_future(asyncio.to_thread(embedder.embed_one, query))
-            try:
-                entries = await index.load(customer_id)
-            finally:
-                query_vector = np.asarray(await embedding, dtype=np.float32)
+        pipe = index.redis.pipeline(transaction=False)
+        read = index.read_matrix_on(pipe, customer_id)
+        if cached is None and prepared:  # made ahead, probably: read with the entries
+            index.get_query_on(pipe, query)
+        try:
+            replies = await pipe.execute()
+        finally:
+            if embedding is not None:
+                cached = await embedding
+        if cached is not None:
+            query_vector, source = np.asarray(cached, dtype=np.float32), "cache" if embedding is None else "embedded"
+        else:
+            query_vector, source = RecallIndex.query_vector(replies[1]), "prepared"
+            if query_vector is None:  # not prepared after all (or expired): embed it now
+                query_vector = np.asarray(await asyncio.to_thread(embedder.embed_one, query), dtype=np.float32)
+                source = "embedded"
+            else:  # this turn's memory write will store the same text: no second embedding
+                embedder.keep(query, query_vector)
         metrics.RECALL_QUERY_VECTORS.labels(source).inc()
+        packed = await index.packed(customer_id, replies[0], read)
+        if packed is None:  # entries the packed matrix cannot hold: rank the hash's values
+            return await self._rank_entries(customer_id, await index.load(customer_id), query_vector, k)
+        if not packed.n:
+            return []
+        # At most ~1,000 entries, float32 in this process already: one matrix-vector product, ~20 us.
+        scores = packed.vectors[: packed.n] @ query_vector
+        order = np.argsort(-scores, kind="stable")
+        hits: list[Hit] = []
+        for start in range(0, len(order), 2 * k):  # texts for the best few (more if some are gone or damaged)
+            chunk = order[start : start + 2 * k]
+            ids = [packed.ids[i] for i in chunk]
+            for i, mid, value in zip(chunk, ids, await index.payloads(customer_id, ids), strict=True):
+                stored = RecallIndex.payload(value) if value is not None else None
+                if stored is None:
+                    continue  # removed since the matrix was read, or damaged: skipped, never a crash
+                hits.append(self._hit(customer_id, mid, stored, float(scores[i])))
+                if len(hits) == k:
+                    return hits
+        return hits
+
+    @staticmethod
+    def _hit(customer_id: str, mid: Any, stored: tuple[str, dict[str, Any]], score: float) -> Hit:
+        text, meta = stored
+        return Hit(id=mid.decode(errors="replace") if isinstance(mid, bytes) else mid, text=text,
+                   metadata={**meta, "customer_id": customer_id}, score=score)  # fmt: skip
+
+    async def _rank_entries(self, customer_id: str, entries: dict[Any, bytes], query_vector: np.ndarray, k: int
+                            ) -> list[Hit]:  # fmt: skip
+        """Rank the hash's values themselves (what the packed matrix cannot hold)."""
         if not entries:
             return []
 
@@ -525,9 +709,7 @@ class CustomerMemory:
                 stored = RecallIndex.payload(values[i])
                 if stored is None:
                     continue  # a damaged entry: skipped, never a crash
-                mid, (text, meta) = ids[i], stored
-                hits.append(Hit(id=mid.decode(errors="replace") if isinstance(mid, bytes) else mid, text=text,
-                                metadata={**meta, "customer_id": customer_id}, score=float(scores[i])))  # fmt: skip
+                hits.append(self._hit(customer_id, ids[i], stored, float(scores[i])))
                 if len(hits) == k:
                     break
             return hits

@@ -9,6 +9,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
 from chromadb.api.client import SharedSystemClient
 
@@ -487,3 +488,57 @@ async def test_a_query_prepared_in_one_process_is_not_embedded_again_in_another(
     assert [h.id for h in await worker.recall("A", third, k=4, prepared=True)] == \
         [h.id for h in await api.recall("A", third, k=4)]  # fmt: skip
     assert encoder.texts == [other, third]
+
+
+async def test_recall_reads_the_packed_matrix_which_follows_every_change(store: VectorStore, raw) -> None:
+    """Recall reads a customer's ids and vectors packed in one string: built from the hash at the
+    first recall, extended when a memory is added, dropped (rebuilt at the next recall) when one is
+    replaced, forgotten or moved. Whatever happened, recall returns what ranking the hash gives."""
+    dealer = _dealer(raw)
+    keys = Keys(dealer)
+    memory = await _indexed(store, raw, dealer)
+    await memory.backfill_recall_index()
+    items = [{"customer_id": "A", "text": t, "channel": "sms", "at": AT + dt.timedelta(minutes=i), "event_id": str(i)}
+             for i, t in enumerate(CUSTOMER_SAYS)]  # fmt: skip
+    await memory.remember_many(items[:6])
+    matrix, record = keys.memory_matrix("A"), RecallIndex.RECORD.itemsize
+
+    async def ranked_from_the_hash(cid: str, query: str) -> list[str]:
+        vector = np.asarray(memory.index.embedder.embed_one(query), dtype=np.float32)
+        return [h.id for h in await memory._rank_entries(cid, await raw.hgetall(keys.memory_vectors(cid)), vector, 4)]
+
+    async def check(cid: str, query: str) -> list[str]:
+        """This process (which keeps what it read and then reads only what was appended) and a new
+        one (reads everything) both recall what ranking the hash gives."""
+        got = [h.id for h in await memory.recall(cid, query, k=4)]
+        fresh = await _indexed(store, raw, dealer)
+        assert got == [h.id for h in await fresh.recall(cid, query, k=4)] == await ranked_from_the_hash(cid, query)
+        return got
+
+    assert not await raw.exists(matrix)  # nothing packed until someone recalls
+    await check("A", "what are they trading in")
+    assert (
+        await raw.strlen(matrix) == RecallIndex.STAMP + 6 * record
+        and 0 < await raw.ttl(matrix) <= RecallIndex.MATRIX_TTL_S
+    )
+    await memory.remember_many(items[6:8])  # new memories: appended
+    assert await raw.strlen(matrix) == RecallIndex.STAMP + 8 * record
+    kept = memory.recall_index._packed["A"]
+    await check("A", "third row SUV")
+    assert memory.recall_index._packed["A"] is kept and kept.n == 8  # the two new ones read, added in place
+    await memory.remember_many([{**items[0], "text": "I traded the Camry in already"}])  # replaced: dropped
+    assert not await raw.exists(matrix)
+    assert "I traded the Camry in already" in [h.text for h in await memory.recall("A", "Camry", k=4)]
+    assert memory.recall_index._packed["A"] is not kept  # another build: read afresh
+    assert await raw.strlen(matrix) == RecallIndex.STAMP + 8 * record
+    await memory.reassign("A", "B")  # moved: both sides dropped
+    assert not await raw.exists(matrix)
+    assert await memory.recall("A", "Camry", k=4) == [] and len(await check("B", "Camry")) == 4
+    # an entry the matrix lists but the hash no longer holds (removed meanwhile) is skipped
+    gone = np.zeros(1, dtype=RecallIndex.RECORD)
+    gone["id"], gone["v"] = b"f" * 32, memory.index.embedder.embed_one("third row SUV")
+    await raw.append(keys.memory_matrix("B"), gone.tobytes())
+    assert "f" * 32 not in await check("B", "third row SUV")
+    # forgetting drops the customer's hash and matrix
+    await memory.forget_customer("B")
+    assert not await raw.exists(keys.memory_matrix("B")) and await memory.recall("B", "Camry", k=4) == []
