@@ -393,7 +393,7 @@ class SmsChannel:
             metrics.SMS_WEBHOOKS.labels("duplicate").inc()
             return twiml(MessagingResponse())
         if self._prepares:
-            self._spawn(self._prepare(part.phone))
+            self._spawn(self._prepare(part.phone, part.sid))
         if outcome == 2:
             if self.inline:
                 self._spawn(self._process(part.phone, token, fresh=True))
@@ -417,13 +417,14 @@ class SmsChannel:
         services = getattr(self.agent, "services", None)
         return getattr(services, "memory", None) is not None
 
-    async def _prepare(self, phone: str) -> None:
+    async def _prepare(self, phone: str, sid: str) -> None:
         """While the burst waits out its window, embed the text its turn will recall against (the
-        burst so far, redacted as the turn will have it). A text that joins the burst later makes
-        its own; when the turn's text differs after all, the turn embeds it itself."""
+        burst so far, redacted as the turn will have it), unless a newer text of the burst has come
+        in already: that one's preparation embeds the longer text. When the turn's text differs after
+        all, the turn embeds it itself."""
         try:
             parts = await self.bursts.pending(phone)
-            if parts:
+            if parts and parts[-1].sid == sid:
                 await self.agent.services.prepare_recall(redact_sensitive(burst_text(parts))[0])
         except Exception as exc:  # an optimisation: the turn embeds the text itself
             log.info("preparing recall for an sms burst failed: %r", exc)

@@ -49,7 +49,7 @@ class Keys:
     def memory_vectors(self, cid: str) -> str:  # hash memory id -> at (u32) + fp16 vector (recall index)
         return self.cust(cid, "memvec")
 
-    def memory_matrix(self, cid: str) -> str:  # string: the hash's ids and vectors packed (derived, expires)
+    def memory_matrix(self, cid: str) -> str:  # list: the hash's ids and vectors packed (derived, expires)
         return self.cust(cid, "memmat")
 
     # --- dealer-wide ---------------------------------------------------------------------

@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 from agent.graph import TurnRunner, brain, inbound_guard, load_context, outbound_guard, persist
 from agent.state import SUMMARY_MAX_CHARS, WINDOW_TURNS, AgentState, TurnContext
 from agent.turn import Agent, Services
-from agent.types import BrainInput, BrainOutput, HandoffRequest, InboundMessage, Reply
+from agent.types import RECALL_PREPARED, BrainInput, BrainOutput, HandoffRequest, InboundMessage, Reply
 from memory.checkpoint import AsyncRedisCheckpointSaver
 from memory.consent import ConsentLedger
 from tools.dealer import load_dealer_config
@@ -274,6 +274,60 @@ async def test_voice_does_not_wait_for_slow_recall_and_reuses_the_last_one(make_
     memory.gate.set()
     await agent.handle_turn(sms("and the price?", phone="+18135550190"))
     assert brain.inputs[-1].memories == ["[voice 2026-11-17] said before: and the price?"]
+
+
+class PreparingMemory(GatedMemory):
+    """Also prepares texts ahead (like CustomerMemory.prepare), finishing only when `prepared` is set;
+    `order` records what happened when."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.prepared = asyncio.Event()
+        self.started = asyncio.Event()
+        self.order: list[str] = []
+        self.gate.set()
+
+    async def prepare(self, text):
+        self.order.append(f"prepare {text}")
+        self.started.set()
+        await self.prepared.wait()
+        self.order.append(f"prepared {text}")
+        return True
+
+    async def recall(self, customer_id, query, k=4, prepared=False):
+        self.order.append(f"recall {query} prepared={prepared}")
+        return await super().recall(customer_id, query, k, prepared)
+
+
+async def test_a_turn_waits_for_its_text_being_prepared_in_this_process(make_agent):
+    """An SMS turn whose text this process is still embedding (its burst's webhook started it) waits
+    for that instead of embedding the text a second time; a failed preparation is no error."""
+    brain = RecordingBrain()
+    agent = make_agent(brain)
+    memory = agent.services.memory = PreparingMemory()
+    preparing = asyncio.create_task(agent.services.prepare_recall("is the tacoma still there"))
+    again = asyncio.create_task(agent.services.prepare_recall("is the tacoma still there"))  # one at a time
+    await asyncio.wait_for(memory.started.wait(), 5)
+    msg = sms("is the tacoma still there", phone="+18135550191")
+    msg.meta[RECALL_PREPARED] = True
+    turn = asyncio.create_task(agent.handle_turn(msg))
+    # Given time, the turn still does not recall: it waits for the preparation (a turn that did not
+    # would be answered well within this; one on a slow machine would only make this check weaker).
+    done, _ = await asyncio.wait({turn}, timeout=0.3)
+    assert not done and memory.order == ["prepare is the tacoma still there"]
+    memory.prepared.set()
+    result = await asyncio.wait_for(turn, 5)
+    assert await preparing is True and await again is True
+    assert memory.order == ["prepare is the tacoma still there", "prepared is the tacoma still there",
+                            "recall is the tacoma still there prepared=True"]  # fmt: skip
+    assert result.replies and brain.inputs[-1].memories == ["[voice 2026-11-17] said before: is the tacoma still there"]
+
+    async def broken(text):
+        raise RuntimeError("redis is down")
+
+    memory.prepare = broken
+    assert await agent.services.prepare_recall("and the price?") is False
+    assert agent.services._preparing == {}
 
 
 async def test_stopping_promotions_keeps_service_texts_and_says_so(make_agent, redis, keys):

@@ -515,14 +515,17 @@ async def test_recall_reads_the_packed_matrix_which_follows_every_change(store: 
         assert got == [h.id for h in await fresh.recall(cid, query, k=4)] == await ranked_from_the_hash(cid, query)
         return got
 
+    async def packed(key: str) -> tuple[int, int]:
+        """(blocks after the stamp, records in them)"""
+        stamp, *blocks = await raw.lrange(key, 0, -1)
+        assert len(stamp) == RecallIndex.STAMP
+        return len(blocks), sum(len(b) for b in blocks) // record
+
     assert not await raw.exists(matrix)  # nothing packed until someone recalls
     await check("A", "what are they trading in")
-    assert (
-        await raw.strlen(matrix) == RecallIndex.STAMP + 6 * record
-        and 0 < await raw.ttl(matrix) <= RecallIndex.MATRIX_TTL_S
-    )
-    await memory.remember_many(items[6:8])  # new memories: appended
-    assert await raw.strlen(matrix) == RecallIndex.STAMP + 8 * record
+    assert await packed(matrix) == (1, 6) and 0 < await raw.ttl(matrix) <= RecallIndex.MATRIX_TTL_S
+    await memory.remember_many(items[6:8])  # new memories: one block added
+    assert await packed(matrix) == (2, 8)
     kept = memory.recall_index._packed["A"]
     await check("A", "third row SUV")
     assert memory.recall_index._packed["A"] is kept and kept.n == 8  # the two new ones read, added in place
@@ -530,15 +533,72 @@ async def test_recall_reads_the_packed_matrix_which_follows_every_change(store: 
     assert not await raw.exists(matrix)
     assert "I traded the Camry in already" in [h.text for h in await memory.recall("A", "Camry", k=4)]
     assert memory.recall_index._packed["A"] is not kept  # another build: read afresh
-    assert await raw.strlen(matrix) == RecallIndex.STAMP + 8 * record
+    assert await packed(matrix) == (1, 8)
     await memory.reassign("A", "B")  # moved: both sides dropped
     assert not await raw.exists(matrix)
     assert await memory.recall("A", "Camry", k=4) == [] and len(await check("B", "Camry")) == 4
     # an entry the matrix lists but the hash no longer holds (removed meanwhile) is skipped
     gone = np.zeros(1, dtype=RecallIndex.RECORD)
     gone["id"], gone["v"] = b"f" * 32, memory.index.embedder.embed_one("third row SUV")
-    await raw.append(keys.memory_matrix("B"), gone.tobytes())
+    await raw.rpush(keys.memory_matrix("B"), gone.tobytes())
     assert "f" * 32 not in await check("B", "third row SUV")
     # forgetting drops the customer's hash and matrix
     await memory.forget_customer("B")
     assert not await raw.exists(keys.memory_matrix("B")) and await memory.recall("B", "Camry", k=4) == []
+
+
+async def test_concurrent_recalls_over_a_small_cache_all_answer(store: VectorStore, raw) -> None:
+    """Recalls of many customers at once, with room in this process's cache for one or two of them:
+    entries are evicted and replaced while reads are in flight, and every recall still answers what
+    ranking the customer's own entries gives."""
+    dealer = _dealer(raw)
+    memory = await _indexed(store, raw, dealer, cache_bytes=40_000)
+    await memory.backfill_recall_index()
+    customers = [f"C{i}" for i in range(8)]
+    await memory.remember_many([
+        {"customer_id": cid, "text": f"{t} ({cid})", "channel": "sms", "at": AT + dt.timedelta(minutes=i),
+         "event_id": f"{cid}-{i}"} for cid in customers for i, t in enumerate(CUSTOMER_SAYS)
+    ])  # fmt: skip
+    queries = ["what are they trading in", "third row SUV", "tire price", "when can we text"]
+    keys = Keys(dealer)
+
+    async def from_the_hash() -> dict[tuple[str, str], list[str]]:
+        out = {}
+        for c in customers:
+            entries = await raw.hgetall(keys.memory_vectors(c))
+            for q in queries:
+                vector = np.asarray(memory.index.embedder.embed_one(q), dtype=np.float32)
+                out[c, q] = [h.id for h in await memory._rank_entries(c, entries, vector, 3)]
+        return out
+
+    want = await from_the_hash()
+    for visit in range(3):  # rounds: the first builds and caches, later ones read tails of evicted entries
+        for q in queries:
+            memory.index.embedder.embed_one(q)
+        asks = [(c, q) for c in customers for q in queries]
+        got = await asyncio.gather(*(memory.recall(c, q, k=3) for c, q in asks))
+        assert {a: [h.id for h in hits] for a, hits in zip(asks, got, strict=True)} == want
+        for c in customers[::2]:  # new memories meanwhile: cached entries get tails to read
+            await memory.remember(
+                c, f"Asked about winter tires, visit {visit} ({c})", channel="chat", at=AT, event_id=f"x{visit}"
+            )
+        want = await from_the_hash()
+    assert len(memory.recall_index._packed) <= 2
+
+
+async def test_a_prepared_vector_that_is_not_a_unit_vector_is_not_used(store: VectorStore, tmp_path: Path, raw) -> None:
+    dealer = _dealer(raw)
+    memory = await _indexed(store, raw, dealer)
+    await memory.backfill_recall_index()
+    await memory.remember("A", CUSTOMER_SAYS[1], channel="sms", at=AT, event_id="1")
+    encoder = _CountingEncoder()
+    worker = CustomerMemory(open_vector_store(None, tmp_path, Embedder(encoder)), dealer,
+                            recall_index=RecallIndex(raw, Keys(dealer)))  # fmt: skip
+    for bad in (np.full(DIMENSIONS, np.nan, dtype=np.float32), np.full(DIMENSIONS, 0.5, dtype=np.float32)):
+        query = f"trade in value? ({bad[0]})"
+        await memory.prepare(query)
+        async for key in raw.scan_iter(match=Keys(dealer).recall_query("*"), count=500):
+            await raw.set(key, bad.tobytes())
+        hits = await worker.recall("A", query, k=4, prepared=True)
+        assert [h.text for h in hits] == [CUSTOMER_SAYS[1]] and encoder.texts[-1] == query  # embedded here instead
+        assert worker.index.embedder.cached(query) == pytest.approx(memory.index.embedder.embed_one(query), abs=1e-5)
