@@ -421,8 +421,11 @@ class SmsChannel:
         """While the burst waits out its window, embed the text its turn will recall against (the
         burst so far, redacted as the turn will have it), unless a newer text of the burst has come
         in already: that one's preparation embeds the longer text. When the turn's text differs after
-        all, the turn embeds it itself."""
+        all, the turn embeds it itself. It starts a third of the window after the text came in: the
+        acknowledgements of a crowd of webhooks go first (embedding takes the same cores), and a
+        burst's quick follow-up texts are in by then."""
         try:
+            await asyncio.sleep(self.bursts.window_ms / 3000)
             parts = await self.bursts.pending(phone)
             if parts and parts[-1].sid == sid:
                 await self.agent.services.prepare_recall(redact_sensitive(burst_text(parts))[0])
