@@ -168,6 +168,9 @@ def test_serve_answers_a_signed_text_once_and_persists_it(tmp_path, dealer_file)
         assert scraped[("dealeros_sms_webhooks_total", "duplicate")] == 1
         assert scraped[("dealeros_turn_seconds_count", "sms")] == 1
         assert scraped[("dealeros_consent_decisions_total", "sms", "ok", "transactional")] >= 1
+        # the text was embedded while its burst waited, not by the turn
+        assert scraped.get(("dealeros_memory_query_vectors_total", "cache")) == 1, scraped
+        assert scraped.get(("dealeros_memory_query_vectors_total", "embedded"), 0) == 0
     finally:
         log = stop(proc)
 
