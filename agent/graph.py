@@ -32,7 +32,7 @@ import metrics
 from agent import consent_flow
 from agent.guards import StreamGuard, inbound_check
 from agent.state import WINDOW_TURNS, AgentState, TurnContext, fold_summary, role_of
-from agent.types import RECALL_PREPARED, BrainInput, BrainOutput, HandoffRequest, Reply
+from agent.types import BrainInput, BrainOutput, HandoffRequest, Reply
 from memory.timeline import epoch_ms
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ async def load_context(state: AgentState, runtime: Runtime[TurnContext]) -> dict
     svc = ctx.services
     task = ctx.notes.pop("recall_task", None)
     if task is None and svc.memory is not None:  # a caller that did not start recall early
-        task = svc.start_recall(ctx.customer.id, ctx.message.text, prepared=bool(ctx.message.meta.get(RECALL_PREPARED)))
+        task = svc.start_recall(ctx.customer.id, ctx.message)
     ctx.memories, ctx.notes["recall"] = await svc.recall_within(task, ctx.customer.id, ctx.message.channel)
     if task is not None:
         metrics.RECALL.labels(ctx.message.channel, ctx.notes["recall"]).inc()

@@ -85,13 +85,14 @@ class Services:
             done.set_result(prepared)
         return prepared
 
-    def start_recall(self, customer_id: str, text: str, *, prepared: bool = False) -> asyncio.Task | None:
-        """Recall runs concurrently with the lock, timeline and checkpoint reads; `recall_within`
-        collects it. None when there is no vector memory or nothing to search for. `prepared`: the
-        text's vector was probably made ahead (`prepare_recall`)."""
-        if self.memory is None or not text.strip():
+    def start_recall(self, customer_id: str, msg: InboundMessage) -> asyncio.Task | None:
+        """Recall for the message's text runs concurrently with the lock, timeline and checkpoint
+        reads; `recall_within` collects it. None when there is no vector memory or nothing to search
+        for. A message whose channel prepared its text (`meta[RECALL_PREPARED]`) looks for that
+        vector first."""
+        if self.memory is None or not msg.text.strip():
             return None
-        task = asyncio.create_task(self._recall(customer_id, text, prepared))
+        task = asyncio.create_task(self._recall(customer_id, msg.text, bool(msg.meta.get(RECALL_PREPARED))))
 
         def report(t: asyncio.Task) -> None:  # a recall nobody waits for any more still gets its error logged
             if not t.cancelled() and t.exception() is not None:
@@ -362,7 +363,7 @@ class Agent:
                 if token is not None:
                     await svc.locks.release(customer.id, token)
                 return _replay(customer.id, claim.result)
-        recall = svc.start_recall(customer.id, msg.text, prepared=bool(msg.meta.get(RECALL_PREPARED)))
+        recall = svc.start_recall(customer.id, msg)
         writes = svc.redis.pipeline(transaction=False)  # the turn's last writes, sent with the unlock
         try:
             if token is None:  # another turn of this customer's is running: wait for it
@@ -407,7 +408,7 @@ class Agent:
             sources = await svc.customers.sources(customer.id, loaded=customer)
             if customer.id != first_id and recall is not None:
                 recall.cancel()
-                recall = svc.start_recall(customer.id, msg.text, prepared=bool(msg.meta.get(RECALL_PREPARED)))
+                recall = svc.start_recall(customer.id, msg)
         inbound_ids = [e.id for e in inbound]
         ctx = TurnContext(
             message=msg,

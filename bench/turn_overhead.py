@@ -155,11 +155,8 @@ async def prepare_elsewhere(stack: Stack, msg: Any) -> None:
     the vector in Redis; here without touching this process's embedder cache (`embed` only reads it)."""
     from agent.types import RECALL_PREPARED
 
-    index = stack.memory.recall_index
     vector = (await asyncio.to_thread(stack.memory.index.embedder.embed, [msg.text]))[0]
-    pipe = index.redis.pipeline(transaction=False)
-    index.put_query_on(pipe, msg.text, vector)
-    await pipe.execute()
+    await stack.memory.recall_index.put_query(msg.text, vector)
     msg.meta[RECALL_PREPARED] = True
 
 

@@ -371,7 +371,6 @@ class RecallIndex:
         self._read_matrix, self._add = (
             re.sub("HEAD|IDB", lambda m: sizes[m.group(0)], lua) for lua in (_READ_MATRIX, _ADD)
         )
-        self._tail = _MATRIX_TAIL
         # customer id -> their packed matrix as last read here, vectors as float32 (least recent first)
         self._packed: OrderedDict[str, _Packed] = OrderedDict()
         self.cache_bytes = cache_bytes
@@ -430,8 +429,8 @@ class RecallIndex:
     def _query_key(self, text: str) -> str:
         return self.keys.recall_query(hashlib.sha256(f"{MODEL_NAME}\x00{text}".encode()).hexdigest()[:32])
 
-    def put_query_on(self, pipe: Any, text: str, vector: Any) -> None:
-        pipe.set(self._query_key(text), np.asarray(vector, dtype=np.float32).tobytes(), ex=self.QUERY_TTL_S)
+    async def put_query(self, text: str, vector: Any) -> None:
+        await self.redis.set(self._query_key(text), np.asarray(vector, dtype=np.float32).tobytes(), ex=self.QUERY_TTL_S)
 
     def get_query_on(self, pipe: Any, text: str) -> None:
         pipe.get(self._query_key(text))
@@ -485,7 +484,7 @@ class RecallIndex:
         if known is None:
             pipe.lrange(self.keys.memory_matrix(cid), 0, -1)
             return None, 0
-        pipe.eval(self._tail, 1, self.keys.memory_matrix(cid), known.stamp, known.length)
+        pipe.eval(_MATRIX_TAIL, 1, self.keys.memory_matrix(cid), known.stamp, known.length)
         return known, known.length
 
     async def packed(self, cid: str, reply: Any, read: tuple[_Packed | None, int]) -> _Packed | None:
@@ -624,14 +623,12 @@ class CustomerMemory:
     async def prepare(self, query: str) -> bool:
         """Embed a text that a turn will soon recall against, ahead of that turn: an SMS burst waits
         out its quiet window anyway, and embedding is most of what recall costs. The vector is kept in
-        this process's embedder cache and, for a turn that runs in another process, in Redis for a
-        few minutes (keyed by a digest of the text). Returns whether a vector was prepared."""
+        this process's embedder cache and, for a turn that runs in another process, in Redis for two
+        minutes (keyed by a digest of the text). Returns whether a vector was prepared."""
         if self.recall_index is None or not query.strip():
             return False
         vector = await asyncio.to_thread(self.index.embedder.embed_one, query)
-        pipe = self.recall_index.redis.pipeline(transaction=False)
-        self.recall_index.put_query_on(pipe, query, vector)
-        await pipe.execute()
+        await self.recall_index.put_query(query, vector)
         return True
 
     async def recall(self, customer_id: str, query: str, k: int = 4, *, prepared: bool = False) -> list[Hit]:

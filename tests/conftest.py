@@ -51,3 +51,24 @@ async def redis(redis_handle: RedisHandle, keys: Keys) -> AsyncIterator:
 @pytest.fixture(scope="session")
 def demo_config_path() -> Path:
     return DEMO_DIR / "dealer.yaml"
+
+
+class CountingEncoder:
+    """The real embedding model, counting which texts reach it: one per simulated process, to tell
+    which process ran the model for which text."""
+
+    def __init__(self) -> None:
+        from memory.embeddings import get_embedder
+
+        self.real = get_embedder()._encoder
+        self.texts: list[str] = []
+
+    def __call__(self, texts: list[str]):
+        self.texts.extend(texts)
+        return self.real(texts)
+
+
+@pytest.fixture
+def counting_encoder() -> type[CountingEncoder]:
+    """`CountingEncoder`, for tests to make as many as they need (test modules don't import conftest)."""
+    return CountingEncoder

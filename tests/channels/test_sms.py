@@ -578,38 +578,23 @@ async def test_an_ssn_in_a_text_never_reaches_redis_the_timeline_or_the_brain(ma
     assert all("6789" not in e.model_dump_json() for e in events)
 
 
-class _CountingEncoder:
-    """The real embedding model, counting which texts reach it (one per simulated process)."""
-
-    def __init__(self) -> None:
-        from memory.embeddings import get_embedder
-
-        self.real = get_embedder()._encoder
-        self.texts: list[str] = []
-
-    def __call__(self, texts: list[str]):
-        self.texts.extend(texts)
-        return self.real(texts)
-
-
-async def _agent_with_memory(dealer, redis, keys, raw, brain, path) -> tuple[Any, _CountingEncoder]:
+async def _agent_with_memory(dealer, redis, keys, raw, brain, path, encoder) -> Any:
     """A process's agent with cross-channel vector memory: its own model, Chroma store and cache; the
-    recall index on the shared Redis."""
+    recall index on the shared Redis. `encoder` runs the model (and counts what it embeds)."""
     from agent.turn import Agent, Services
     from memory.checkpoint import AsyncRedisCheckpointSaver
     from memory.embeddings import Embedder
     from memory.vectors import CustomerMemory, RecallIndex, open_vector_store
 
-    encoder = _CountingEncoder()
     memory = CustomerMemory(open_vector_store(None, path, Embedder(encoder)), dealer.id,
                             recall_index=RecallIndex(raw, keys))  # fmt: skip
     await memory.backfill_recall_index()
     services = Services(dealer=dealer, redis=redis, keys=keys, memory=memory)
-    return Agent(services, brain, checkpointer=AsyncRedisCheckpointSaver(raw, prefix=keys.checkpoint_prefix())), encoder
+    return Agent(services, brain, checkpointer=AsyncRedisCheckpointSaver(raw, prefix=keys.checkpoint_prefix()))
 
 
 async def test_a_text_is_embedded_while_its_burst_waits_and_not_again_by_the_turn(
-    make_app, kit, brain, journey, dealer, redis, keys, redis_handle, tmp_path
+    make_app, kit, brain, journey, dealer, redis, keys, redis_handle, tmp_path, counting_encoder
 ):
     """The API process that takes the webhook embeds the text during the burst window; the worker
     that runs the turn recalls the customer's memories with that vector (the model does not run
@@ -618,8 +603,9 @@ async def test_a_text_is_embedded_while_its_burst_waits_and_not_again_by_the_tur
 
     raw = redis_handle.client(decode_responses=False)
     try:
-        api_agent, api_encoder = await _agent_with_memory(dealer, redis, keys, raw, brain, tmp_path / "api")
-        worker_agent, worker_encoder = await _agent_with_memory(dealer, redis, keys, raw, brain, tmp_path / "worker")
+        api_encoder, worker_encoder = counting_encoder(), counting_encoder()  # one model per process
+        api_agent = await _agent_with_memory(dealer, redis, keys, raw, brain, tmp_path / "api", api_encoder)
+        worker_agent = await _agent_with_memory(dealer, redis, keys, raw, brain, tmp_path / "worker", worker_encoder)
         recalled: list[list[str]] = []
 
         async def remember_what_was_recalled(inp):

@@ -415,21 +415,9 @@ async def test_forgetting_drops_the_index_first(store: VectorStore, raw) -> None
     assert await memory.recall("A", "refinance payoff", k=4) == []  # never recalled again, even so
 
 
-class _CountingEncoder:
-    """The real model, counting which texts reach it."""
-
-    def __init__(self) -> None:
-        self.real = get_embedder()._encoder
-        self.texts: list[str] = []
-
-    def __call__(self, texts: list[str]):
-        self.texts.extend(texts)
-        return self.real(texts)
-
-
-def test_a_batch_embeds_only_the_texts_the_cache_lacks() -> None:
+def test_a_batch_embeds_only_the_texts_the_cache_lacks(counting_encoder) -> None:
     """A turn's memory write stores the message its recall just embedded: not a second time."""
-    encoder = _CountingEncoder()
+    encoder = counting_encoder()
     embedder = Embedder(encoder)
     one = embedder.embed_one("is the silver tacoma still there")
     a, b = embedder.embed(["is the silver tacoma still there", "we open at 9 on saturdays"])
@@ -445,7 +433,7 @@ def test_a_batch_embeds_only_the_texts_the_cache_lacks() -> None:
 
 
 async def test_a_query_prepared_in_one_process_is_not_embedded_again_in_another(
-    store: VectorStore, tmp_path: Path, raw
+    store: VectorStore, tmp_path: Path, raw, counting_encoder
 ) -> None:
     """An SMS burst's text is embedded while the burst waits (`prepare`, in the process that took the
     webhook); the turn, run by another process, finds the vector in Redis: the model is not run
@@ -463,7 +451,7 @@ async def test_a_query_prepared_in_one_process_is_not_embedded_again_in_another(
     prepared = [k async for k in raw.scan_iter(match=Keys(dealer).recall_query("*"), count=500)]
     assert len(prepared) == 1 and 0 < await raw.ttl(prepared[0]) <= RecallIndex.QUERY_TTL_S  # kept for minutes only
 
-    encoder = _CountingEncoder()  # another process: its own model and an empty cache
+    encoder = counting_encoder()  # another process: its own model and an empty cache
     worker = CustomerMemory(open_vector_store(None, tmp_path, Embedder(encoder)), dealer,
                             recall_index=RecallIndex(raw, Keys(dealer)))  # fmt: skip
     want = await CustomerMemory(store, dealer).recall("A", query, k=4)  # Chroma's filter, embedded here
@@ -586,12 +574,14 @@ async def test_concurrent_recalls_over_a_small_cache_all_answer(store: VectorSto
     assert len(memory.recall_index._packed) <= 2
 
 
-async def test_a_prepared_vector_that_is_not_a_unit_vector_is_not_used(store: VectorStore, tmp_path: Path, raw) -> None:
+async def test_a_prepared_vector_that_is_not_a_unit_vector_is_not_used(
+    store: VectorStore, tmp_path: Path, raw, counting_encoder
+) -> None:
     dealer = _dealer(raw)
     memory = await _indexed(store, raw, dealer)
     await memory.backfill_recall_index()
     await memory.remember("A", CUSTOMER_SAYS[1], channel="sms", at=AT, event_id="1")
-    encoder = _CountingEncoder()
+    encoder = counting_encoder()
     worker = CustomerMemory(open_vector_store(None, tmp_path, Embedder(encoder)), dealer,
                             recall_index=RecallIndex(raw, Keys(dealer)))  # fmt: skip
     for bad in (np.full(DIMENSIONS, np.nan, dtype=np.float32), np.full(DIMENSIONS, 0.5, dtype=np.float32)):
