@@ -8,7 +8,12 @@ round of zero latency.
 Calls are real websockets (`/twilio/relay`, handshake signed over the public `wss://` URL like Twilio
 signs it): `setup`, then prompts one after the other, each waited out to its `last` token — with 1, 4
 and 10 calls in progress at once (each level its own row: the runtime's share of a turn is CPU, and
-calls share one process and one embedder).
+calls share one process and one embedder). Callers behave like callers: each call starts at a random
+moment within the first second, and a caller's next utterance comes a random 0.1-0.9 s after the
+previous reply ended (seeded, so every run draws the same times). One more row is the worst case
+kept on purpose: 10 calls started in the same millisecond with a fixed 0.1 s pause, so their
+prompts stay in lockstep and every prompt arrives together with nine others (a burst the event loop
+works through one turn at a time).
 
 Overhead = (first non-empty `text` token received − `prompt` sent) − 300 ms: everything the runtime does
 before the model's first token reaches the caller (identity, idempotency, lock, timeline, context
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import secrets
 import time
 from dataclasses import asdict, dataclass
@@ -55,15 +61,17 @@ class Sizes:
     levels: tuple[int, ...] = (1, 4, 10)  # calls in progress at once
     calls: int = 6  # calls per level (at least the level)
     prompts: int = 10  # per call, alternating direct / with a tool call
-    pause_s: float = 0.1  # between a reply's end and the caller's next prompt
+    pause_s: tuple[float, float] = (0.1, 0.9)  # the caller's next prompt this long after a reply ended
+    start_spread_s: float = 1.0  # calls start at random moments within this
+    lockstep: tuple[int, ...] = (10,)  # ... and these many calls started together, pause fixed at the minimum
     concurrent: int = 1  # used by `calls()`: set per level
 
 
-QUICK = Sizes(levels=(1, 4), calls=4, prompts=6)
-TINY = Sizes(levels=(1,), calls=1, prompts=2, pause_s=0.05)
+QUICK = Sizes(levels=(1, 4), calls=4, prompts=6, lockstep=(4,))
+TINY = Sizes(levels=(1,), calls=1, prompts=2, pause_s=(0.05, 0.1), start_spread_s=0.1, lockstep=(1,))
 
 
-async def call(base_url: str, prompts: list[str], pause_s: float) -> list[dict[str, Any]]:
+async def call(base_url: str, prompts: list[str], pauses: list[float], start_s: float = 0.0) -> list[dict[str, Any]]:
     """One phone call over ConversationRelay; per prompt: first-token and last-token times."""
     from twilio.request_validator import RequestValidator
     from websockets.asyncio.client import connect
@@ -76,13 +84,14 @@ async def call(base_url: str, prompts: list[str], pause_s: float) -> list[dict[s
     call_sid = "CA" + secrets.token_hex(16)
     phone = new_phone()
     out = []
+    await asyncio.sleep(start_s)
     async with connect(url, additional_headers=headers, open_timeout=30) as ws:
         await ws.send(json.dumps({
             "type": "setup", "sessionId": "VX" + secrets.token_hex(16), "accountSid": "AC" + "0" * 32,
             "callSid": call_sid, "from": phone, "to": DEALER_NUMBER, "direction": "inbound",
             "customParameters": {"caller": phone, "call_sid": call_sid},
         }))  # fmt: skip
-        for text in prompts:
+        for text, pause_s in zip(prompts, pauses, strict=True):
             t0 = time.perf_counter()
             await ws.send(json.dumps({"type": "prompt", "voicePrompt": text, "lang": "en-US", "last": True}))
             first = None
@@ -104,15 +113,25 @@ async def call(base_url: str, prompts: list[str], pause_s: float) -> list[dict[s
     return out
 
 
-async def calls(base_url: str, sizes: Sizes) -> list[dict[str, Any]]:
+async def calls(base_url: str, sizes: Sizes, *, lockstep: bool = False, seed: int = 0) -> list[dict[str, Any]]:
+    """`sizes.calls` calls, `sizes.concurrent` in progress at once. Callers' start times and pauses
+    are drawn from `seed`; `lockstep`: all start at once and pause the minimum, every time."""
     gate = asyncio.Semaphore(sizes.concurrent)
+    rng = random.Random(seed)
+    low, high = sizes.pause_s
+    plans = [
+        (0.0 if lockstep or i >= sizes.concurrent else rng.uniform(0, sizes.start_spread_s),
+         [low if lockstep else rng.uniform(low, high) for _ in range(sizes.prompts)])
+        for i in range(sizes.calls)
+    ]  # fmt: skip
 
     async def one(i: int) -> list[dict[str, Any]]:
         # unique wording per prompt: the embedder's query cache must not make recall free
         prompts = [(DIRECT[(i + k) % len(DIRECT)] if k % 2 == 0 else WITH_TOOL[(i + k) % len(WITH_TOOL)])
                    + f" This is caller {i} again, question {k}." for k in range(sizes.prompts)]  # fmt: skip
-        async with gate:
-            return await call(base_url, prompts, sizes.pause_s)
+        start_s, pauses = plans[i]
+        async with gate:  # a call waiting for a free line starts when one ends
+            return await call(base_url, prompts, pauses, start_s)
 
     results = await asyncio.gather(*(one(i) for i in range(sizes.calls)))
     return [r for rs in results for r in rs]
@@ -162,30 +181,37 @@ async def run(bench_redis: BenchRedis, sizes: Sizes | None = None, shared: dict[
     async with fleet_for(shared, bench_redis, {"dealeros-a"}) as fleet:
         server = fleet["dealeros-a"]
         details["startup_s"] = fleet.startup_s()
-        await calls(server.base_url, Sizes(calls=1, concurrent=1, prompts=2, pause_s=0.05))  # warm-up
-        for level in sizes.levels:
-            await server.monitor_since_last()
-            recalls_before = await voice_recalls(server.base_url)
+        warm_up = Sizes(calls=1, prompts=2, pause_s=(0.05, 0.05), start_spread_s=0)
+        await calls(server.base_url, warm_up)
+        runs = [("levels", level, False) for level in sizes.levels]
+        runs += [("lockstep", level, True) for level in sizes.lockstep]
+        for group, level, lockstep in runs:
             level_sizes = Sizes(calls=max(sizes.calls, level), concurrent=level, prompts=sizes.prompts,
-                                pause_s=sizes.pause_s)  # fmt: skip
-            samples = await calls(server.base_url, level_sizes)
-            row: dict[str, Any] = {"server": await server.monitor_since_last()}
-            after = await voice_recalls(server.base_url)
-            row["recall"] = {k: after.get(k, 0) - recalls_before.get(k, 0) for k in after}
-            row["no_token"] = sum(1 for s in samples if s["first_s"] is None)
-            row["example_reply"] = next((s["text"] for s in samples if s["text"]), "")
-            for kind in ("direct", "tool"):
-                firsts = [s["first_s"] for s in samples if s["kind"] == kind and s["first_s"] is not None]
-                row[kind] = {
-                    "first_token": asdict(Stats.of(firsts)),
-                    "overhead": asdict(Stats.of([f - TTFT_MS / 1000 for f in firsts])),
-                    "last_token": asdict(Stats.of([s["last_s"] for s in samples if s["kind"] == kind])),
-                }
-            details["levels"][level] = row
+                                pause_s=sizes.pause_s, start_spread_s=sizes.start_spread_s)  # fmt: skip
+            details.setdefault(group, {})[level] = await _level(server, level_sizes, lockstep=lockstep, seed=level)
     baseline = await model_ttft(100 if max(sizes.levels) > 1 else 4, max(sizes.levels))
     details["baseline_model_ttft"] = asdict(Stats.of(baseline))
     _summarize(res)
     return res
+
+
+async def _level(server: Any, sizes: Sizes, *, lockstep: bool, seed: int) -> dict[str, Any]:
+    await server.monitor_since_last()
+    recalls_before = await voice_recalls(server.base_url)
+    samples = await calls(server.base_url, sizes, lockstep=lockstep, seed=seed)
+    row: dict[str, Any] = {"server": await server.monitor_since_last()}
+    after = await voice_recalls(server.base_url)
+    row["recall"] = {k: after.get(k, 0) - recalls_before.get(k, 0) for k in after}
+    row["no_token"] = sum(1 for s in samples if s["first_s"] is None)
+    row["example_reply"] = next((s["text"] for s in samples if s["text"]), "")
+    for kind in ("direct", "tool"):
+        firsts = [s["first_s"] for s in samples if s["kind"] == kind and s["first_s"] is not None]
+        row[kind] = {
+            "first_token": asdict(Stats.of(firsts)),
+            "overhead": asdict(Stats.of([f - TTFT_MS / 1000 for f in firsts])),
+            "last_token": asdict(Stats.of([s["last_s"] for s in samples if s["kind"] == kind])),
+        }
+    return row
 
 
 def _summarize(res: BenchResult) -> None:
@@ -202,14 +228,25 @@ def _summarize(res: BenchResult) -> None:
             fmt_ratio(ratio(base.p95, first.p95)) + " (first token p95)",
             met=over.p95 <= TARGET_P95_OVERHEAD_MS and not row["no_token"],
         )
+    for level, row in d.get("lockstep", {}).items():
+        over, first = Stats(**row["direct"]["overhead"]), Stats(**row["direct"]["first_token"])
+        res.add(
+            f"  worst case: {level} calls in lockstep, every prompt arriving together with {level - 1} others",
+            over.brief("p50", "p95"),
+            "stress figure (no target)",
+            base_text,
+            fmt_ratio(ratio(base.p95, first.p95)) + " (first token p95)",
+        )
     notes = []
-    for level, row in d["levels"].items():
+    runs = [(f"{level} at once", row) for level, row in d["levels"].items()]
+    runs += [(f"{level} in lockstep", row) for level, row in d.get("lockstep", {}).items()]
+    for label, row in runs:
         tool = Stats(**row["tool"]["overhead"])
         lag = (row.get("server") or {}).get("loop_lag_ms") or {}
         recall = row.get("recall") or {}
         recall_text = ", ".join(f"{recall.get(k, 0)} {k}" for k in ("fresh", "previous", "none"))
         notes.append(
-            f"{level} at once: after one tool call {tool.brief('p50', 'p95')}; server loop late "
+            f"{label}: after one tool call {tool.brief('p50', 'p95')}; server loop late "
             f"{fmt_ms(lag.get('p99', float('nan')))} p99; {row['no_token']} prompts without a token; "
             f"memory recall {recall_text}"
         )

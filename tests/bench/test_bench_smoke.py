@@ -85,8 +85,8 @@ def test_sms_load_audits_every_text(tiny_run):
 
 def test_voice_measures_first_tokens_and_the_models_own_ttft(tiny_run):
     d = bench(tiny_run[1], 3)["details"]
-    assert d["levels"]
-    for row in d["levels"].values():
+    assert d["levels"] and d["lockstep"]  # callers at their own pace, and all together
+    for row in [*d["levels"].values(), *d["lockstep"].values()]:
         assert stats_ok(row["direct"]["first_token"]) and stats_ok(row["tool"]["first_token"])
         assert row["example_reply"]
     assert stats_ok(d["baseline_model_ttft"])
