@@ -69,6 +69,8 @@ def test_turn_overhead_measures_dealeros_and_the_langgraph_baseline(tiny_run):
         assert (
             row["dealeros_checkpoint_bytes"] > 0 and row["dealeros_customer_bytes"] >= row["dealeros_checkpoint_bytes"]
         )
+    assert d["back_to_back"]["history"] == max(int(h) for h in d["lengths"])
+    assert stats_ok(d["back_to_back"]["stats"])
     storage = d["baseline_storage"]
     assert storage["bytes_at_target"] > 0 and storage["points"]
     for report in d["breakdown"].values():
