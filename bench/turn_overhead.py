@@ -337,8 +337,8 @@ async def run(
                 details["lengths"][history][config] = asdict(Stats.of(samples))
             details["baseline_storage"] = await baseline_storage(base, sizes.storage_turns, sizes.storage_target_turns)
         # The shuffle above puts other work (the baseline's turns, MiniLM) between DealerOS turns, as a
-        # busy server would: each turn starts with cold CPU caches. For comparison, the same turns
-        # back to back, nothing else in between (after a few untimed ones).
+        # busy server would. For comparison, the same turns back to back, nothing else in between
+        # (after a few untimed ones): how much of the figure the neighbouring work costs.
         longest = sizes.lengths[-1]
         await time_dealeros(stack, plain, plain_customers[longest], sizes.warmup * len(plain_customers[longest]))
         details["back_to_back"] = {
@@ -488,7 +488,7 @@ def _summarize(res: BenchResult, sizes: Sizes) -> None:
         if warm.get("history") == history:
             w = Stats(**warm["stats"])
             res.add(
-                "  same as the first row, turns back to back (no other work between them: warm caches)",
+                "  same as the first row, turns back to back (nothing else run between them)",
                 w.brief(),
                 "for comparison (the target is on the first row)",
                 b.brief(),
