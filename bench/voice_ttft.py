@@ -221,7 +221,8 @@ def _summarize(res: BenchResult) -> None:
     for level, row in d["levels"].items():
         over, first = Stats(**row["direct"]["overhead"]), Stats(**row["direct"]["first_token"])
         res.add(
-            f"voice prompt → first token, overhead over 300 ms TTFT, {level} call{'s' if level != 1 else ''} at once",
+            f"voice prompt → first token, overhead over 300 ms TTFT, {level} call{'s' if level != 1 else ''} at once"
+            " (prompts without a tool round; the others are in the notes)",
             over.brief("p50", "p95"),
             f"p95 ≤ {TARGET_P95_OVERHEAD_MS:g} ms",
             base_text,
