@@ -219,37 +219,25 @@ def _summarize(res: BenchResult) -> None:
     d = res.details
     base = Stats(**d["baseline_model_ttft"])
     base_text = f"model TTFT {base.brief('p50', 'p95')}, i.e. {fmt_ms(base.p95 - TTFT_MS)} over 300 ms at p95"
+    target = f"p95 ≤ {TARGET_P95_OVERHEAD_MS:g} ms"
+
+    def add(figure: str, row: dict[str, Any], kind: str, target: str, met: bool | None) -> None:
+        over, first = Stats(**row[kind]["overhead"]), Stats(**row[kind]["first_token"])
+        res.add(figure, over.brief("p50", "p95"), target, base_text,
+                fmt_ratio(ratio(base.p95, first.p95)) + " (first token p95)",
+                met=None if met is None else met and over.p95 <= TARGET_P95_OVERHEAD_MS)  # fmt: skip
+
+    def calls_text(level: Any) -> str:
+        return f"{level} call{'s' if int(level) != 1 else ''}"
+
     for level, row in d["levels"].items():
-        over, first = Stats(**row["direct"]["overhead"]), Stats(**row["direct"]["first_token"])
-        calls_text = f"{level} call{'s' if int(level) != 1 else ''}"
-        res.add(
-            f"voice prompt → first token, overhead over 300 ms TTFT, {calls_text} at once"
-            " (prompts without a tool round)",
-            over.brief("p50", "p95"),
-            f"p95 ≤ {TARGET_P95_OVERHEAD_MS:g} ms",
-            base_text,
-            fmt_ratio(ratio(base.p95, first.p95)) + " (first token p95)",
-            met=over.p95 <= TARGET_P95_OVERHEAD_MS and not row["no_token"],
-        )
-        tool, tool_first = Stats(**row["tool"]["overhead"]), Stats(**row["tool"]["first_token"])
-        res.add(
-            "  same, prompts answered after one tool round (a second model call)",
-            tool.brief("p50", "p95"),
-            f"p95 ≤ {TARGET_P95_OVERHEAD_MS:g} ms",
-            base_text,
-            fmt_ratio(ratio(base.p95, tool_first.p95)) + " (first token p95)",
-            met=tool.p95 <= TARGET_P95_OVERHEAD_MS and not row["no_token"],
-        )
+        answered = not row["no_token"]
+        add(f"voice prompt → first token, overhead over 300 ms TTFT, {calls_text(level)} at once"
+            " (prompts without a tool round)", row, "direct", target, answered)  # fmt: skip
+        add("  same, prompts answered after one tool round (a second model call)", row, "tool", target, answered)
     for level, row in d.get("lockstep", {}).items():
-        over, first = Stats(**row["direct"]["overhead"]), Stats(**row["direct"]["first_token"])
-        res.add(
-            f"  worst case: {level} call{'s' if int(level) != 1 else ''} in lockstep, every prompt arriving "
-            f"together with {int(level) - 1} others",
-            over.brief("p50", "p95"),
-            "stress figure (no target)",
-            base_text,
-            fmt_ratio(ratio(base.p95, first.p95)) + " (first token p95)",
-        )
+        add(f"  worst case: {calls_text(level)} in lockstep, every prompt arriving together with "
+            f"{int(level) - 1} others", row, "direct", "stress figure (no target)", None)  # fmt: skip
     notes = []
     runs = [(f"{level} at once", row) for level, row in d["levels"].items()]
     runs += [(f"{level} in lockstep", row) for level, row in d.get("lockstep", {}).items()]
