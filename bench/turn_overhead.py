@@ -7,8 +7,10 @@ cross-channel vector memory, and with it (`CustomerMemory` on embedded Chroma + 
 embedder: one query embedding + an exact search over the customer's entries in the Redis recall
 index per turn, a background upsert after it), and with it as an SMS turn runs it: the text embedded
 while its burst waited out the quiet window, by the process that took the webhook (the vector is read
-from Redis with the customer's entries; the clock starts after it). Then memory recall alone for one customer, through
-that index and through Chroma's customer filter, as the dealership's collection grows.
+from Redis with the customer's entries; the clock starts after it). In the same shuffled sequence, the
+embedding alone (MiniLM on a worker thread, as the web-chat turn's recall runs it, on texts worded
+like the turns'): what a turn that embeds its text cannot go below. Then memory recall alone for one
+customer, through that index and through Chroma's customer filter, as the dealership's collection grows.
 
 Baseline: the straightforward LangGraph build of the same agent — `langgraph.prebuilt.
 create_react_agent` with the same model, the same tools (ALL_TOOLS) and LangGraph's SQLite
@@ -148,6 +150,16 @@ async def dealeros_turn(stack: Stack, agent: Any, phone: str, *, prepared: bool 
         raise RuntimeError(f"DealerOS turn produced no reply (suppressed={result.suppressed})")
     await agent.services.drain()
     return elapsed
+
+
+async def embedding_alone(stack: Stack) -> float:
+    """One text embedded the way the web-chat turn's recall embeds it (a worker thread, the shared
+    embedder), worded like the turns' texts and never seen before: the floor of what that turn adds."""
+    k = next(_refs)
+    text = f"{TEXTS[k % len(TEXTS)]} (ref {k})"
+    t0 = time.perf_counter()
+    await asyncio.to_thread(stack.memory.index.embedder.embed_one, text)
+    return time.perf_counter() - t0
 
 
 async def prepare_elsewhere(stack: Stack, msg: Any) -> None:
@@ -323,18 +335,24 @@ async def run(
                          for k in range(sizes.memory_turns)]  # fmt: skip
                 plan += [("baseline", history, threads[k % len(threads)]) for k in range(sizes.baseline_turns)]
                 details["lengths"][history] = row
+            plan += [("embedding", 0, "") for _ in range(sizes.memory_turns)]
             # ... then time every configuration in one shuffled sequence: machine noise hits all alike
             random.Random(1).shuffle(plan)
             times: dict[tuple[str, int], list[float]] = {}
             for config, history, who in plan:
                 if config == "baseline":
                     elapsed = await baseline_turn(base, who)
+                elif config == "embedding":
+                    elapsed = await embedding_alone(stack)
                 else:
                     agent = plain if config == "dealeros" else with_memory
                     elapsed = await dealeros_turn(stack, agent, who, prepared=config == "dealeros_with_memory_sms")
                 times.setdefault((config, history), []).append(elapsed)
             for (config, history), samples in times.items():
-                details["lengths"][history][config] = asdict(Stats.of(samples))
+                if config == "embedding":
+                    details["embedding_alone"] = asdict(Stats.of(samples))
+                else:
+                    details["lengths"][history][config] = asdict(Stats.of(samples))
             details["baseline_storage"] = await baseline_storage(base, sizes.storage_turns, sizes.storage_target_turns)
         # The shuffle above puts other work (the baseline's turns, MiniLM) between DealerOS turns, as a
         # busy server would. For comparison, the same turns back to back, nothing else in between
@@ -495,6 +513,16 @@ def _summarize(res: BenchResult, sizes: Sizes) -> None:
                 "",  # the baseline above ran shuffled: no like-for-like ratio
                 met=None,
             )
+    if "embedding_alone" in res.details:
+        e = Stats(**res.details["embedding_alone"])
+        res.add(
+            "  MiniLM alone: a turn's text embedded (in the same shuffle), which the web-chat rows include",
+            e.brief(),
+            "for comparison (no target: the embedding model's own cost)",
+            "",
+            "",
+            met=None,
+        )
     longest = max(rows)
     row = rows[longest]
     storage = res.details["baseline_storage"]

@@ -71,6 +71,7 @@ def test_turn_overhead_measures_dealeros_and_the_langgraph_baseline(tiny_run):
         )
     assert d["back_to_back"]["history"] == max(int(h) for h in d["lengths"])
     assert stats_ok(d["back_to_back"]["stats"])
+    assert stats_ok(d["embedding_alone"]) and d["embedding_alone"]["n"] == d["sizes"]["memory_turns"]
     storage = d["baseline_storage"]
     assert storage["bytes_at_target"] > 0 and storage["points"]
     for report in d["breakdown"].values():
