@@ -35,6 +35,29 @@ from tools.handoff import HandoffStore, open_handoff
 log = logging.getLogger(__name__)
 
 
+class RecallPace:
+    """How long this process's memory recalls have been taking (a moving average), so a turn does
+    not wait for a recall that will very likely miss its channel's budget.
+
+    A lone caller on this kind of machine is the case: MiniLM's first pass after the process sat
+    idle takes ~6-9 ms (bench/README.md), so every prompt of theirs waited voice's 4 ms for nothing
+    and then used the memories of their previous utterance anyway. The recall still runs to the end
+    (it serves the next prompt and keeps this average current), so the turns wait again as soon as
+    recalls get fast (several calls at once keep the model warm)."""
+
+    WEIGHT = 0.2  # of the newest recall in the average: a few recalls move it
+    HOPELESS = 1.5  # the average over this many budgets: don't wait when a previous recall exists
+
+    def __init__(self) -> None:
+        self.seconds: float | None = None
+
+    def add(self, seconds: float) -> None:
+        self.seconds = seconds if self.seconds is None else self.seconds + self.WEIGHT * (seconds - self.seconds)
+
+    def hopeless(self, budget: float) -> bool:
+        return self.seconds is not None and self.seconds > budget * self.HOPELESS
+
+
 @dataclass
 class Services:
     """Long-lived stores and helpers a turn uses. Built once by the composition root."""
@@ -50,6 +73,7 @@ class Services:
     # any other). A caller on the phone hears silence while we wait, so voice gets a tight budget and
     # falls back to the memories recalled for the customer's previous utterance.
     recall_budget: dict[str, float] = field(default_factory=lambda: {"voice": 0.004, "*": 1.0})
+    recall_pace: RecallPace = field(default_factory=RecallPace)
 
     def __post_init__(self) -> None:
         self.customers = CustomerStore(self.redis, self.keys, self.clock)
@@ -103,10 +127,12 @@ class Services:
 
     async def _recall(self, customer_id: str, text: str, prepared: bool) -> list[str]:
         """The customer's memories for `text`, as context lines; kept as their latest recall."""
+        started = time.perf_counter()
         preparing = self._preparing.get(text)
         if preparing is not None:  # this process is embedding the text already: wait, don't embed twice
             await asyncio.shield(preparing)
         lines = _memory_lines(await self.memory.recall(customer_id, text, k=4, prepared=prepared))
+        self.recall_pace.add(time.perf_counter() - started)
         self._last_recall[customer_id] = lines
         self._last_recall.move_to_end(customer_id)
         while len(self._last_recall) > 4096:
@@ -118,6 +144,9 @@ class Services:
         if task is None:
             return [], "none"
         budget = self.recall_budget.get(channel, self.recall_budget.get("*", 1.0))
+        previous = self._last_recall.get(customer_id)
+        if previous is not None and not task.done() and self.recall_pace.hopeless(budget):
+            return list(previous), "previous"  # waiting would very likely end the same way, later
         try:
             lines = await asyncio.wait_for(asyncio.shield(task), timeout=budget)
         except TimeoutError:  # the task goes on; its result serves this customer's next turn
