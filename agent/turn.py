@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import secrets
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -36,26 +37,39 @@ log = logging.getLogger(__name__)
 
 
 class RecallPace:
-    """How long this process's memory recalls have been taking (a moving average), so a turn does
-    not wait for a recall that will very likely miss its channel's budget.
+    """How long this process's memory recalls have been taking, per channel (a moving average from
+    the moment a recall starts to its end), so a turn does not wait for a recall that will very
+    likely miss its channel's budget.
 
-    A lone caller on this kind of machine is the case: MiniLM's first pass after the process sat
-    idle takes ~6-9 ms (bench/README.md), so every prompt of theirs waited voice's 4 ms for nothing
-    and then used the memories of their previous utterance anyway. The recall still runs to the end
-    (it serves the next prompt and keeps this average current), so the turns wait again as soon as
-    recalls get fast (several calls at once keep the model warm)."""
+    The case: a lone caller on this kind of machine. MiniLM's pass after the process sat idle
+    between their utterances takes ~6-9 ms (bench/README.md), so their prompts waited voice's 4 ms
+    and then used the memories of the previous utterance anyway (2-4 of 60 got their own). A recall
+    the turn does not wait for still runs to the end: it serves the next prompt and keeps the average
+    current. Per channel, because a channel's recalls differ (an SMS text is embedded before its
+    turn, a web-chat text in it). A failed recall counts (its time was spent); a cancelled one does
+    not. One sample counts as at most `CAP` budgets, so one stall (a model loading, a pause of the
+    process) cannot keep a channel from waiting for long."""
 
     WEIGHT = 0.2  # of the newest recall in the average: a few recalls move it
-    HOPELESS = 1.5  # the average over this many budgets: don't wait when a previous recall exists
+    CAP = 3.0  # budgets one recall can weigh at most
 
     def __init__(self) -> None:
-        self.seconds: float | None = None
+        self._seconds: dict[str, float] = {}
 
-    def add(self, seconds: float) -> None:
-        self.seconds = seconds if self.seconds is None else self.seconds + self.WEIGHT * (seconds - self.seconds)
+    def add(self, channel: str, seconds: float, budget: float) -> None:
+        seconds = min(seconds, budget * self.CAP)
+        average = self._seconds.get(channel)
+        self._seconds[channel] = seconds if average is None else average + self.WEIGHT * (seconds - average)
 
-    def hopeless(self, budget: float) -> bool:
-        return self.seconds is not None and self.seconds > budget * self.HOPELESS
+    def expected(self, channel: str) -> float | None:
+        """The channel's recent recalls' average duration in seconds; None before the first one."""
+        return self._seconds.get(channel)
+
+    def hopeless(self, channel: str, elapsed: float, budget: float) -> bool:
+        """Whether a recall started `elapsed` seconds ago will, at the channel's recent pace, still
+        be running when `budget` more seconds are up."""
+        average = self._seconds.get(channel)
+        return average is not None and average - elapsed > budget
 
 
 @dataclass
@@ -86,6 +100,7 @@ class Services:
         self._background: set[asyncio.Task] = set()
         self._last_recall: OrderedDict[str, list[str]] = OrderedDict()  # customer id -> memory lines
         self._preparing: dict[str, asyncio.Future[bool]] = {}  # texts `prepare_recall` is embedding now
+        self._recall_started: weakref.WeakKeyDictionary[asyncio.Task, float] = weakref.WeakKeyDictionary()
         self._writer: MemoryWriter | None = None
 
     # --- memory recall, started as early as the turn knows who is talking ----------------------
@@ -117,9 +132,14 @@ class Services:
         if self.memory is None or not msg.text.strip():
             return None
         task = asyncio.create_task(self._recall(customer_id, msg.text, bool(msg.meta.get(RECALL_PREPARED))))
+        started = self._recall_started[task] = time.perf_counter()
+        channel = msg.channel
 
         def report(t: asyncio.Task) -> None:  # a recall nobody waits for any more still gets its error logged
-            if not t.cancelled() and t.exception() is not None:
+            if t.cancelled():
+                return
+            self.recall_pace.add(channel, time.perf_counter() - started, self.budget(channel))
+            if t.exception() is not None:
                 log.warning("memory recall failed: %r", t.exception())
 
         task.add_done_callback(report)
@@ -127,12 +147,10 @@ class Services:
 
     async def _recall(self, customer_id: str, text: str, prepared: bool) -> list[str]:
         """The customer's memories for `text`, as context lines; kept as their latest recall."""
-        started = time.perf_counter()
         preparing = self._preparing.get(text)
         if preparing is not None:  # this process is embedding the text already: wait, don't embed twice
             await asyncio.shield(preparing)
         lines = _memory_lines(await self.memory.recall(customer_id, text, k=4, prepared=prepared))
-        self.recall_pace.add(time.perf_counter() - started)
         self._last_recall[customer_id] = lines
         self._last_recall.move_to_end(customer_id)
         while len(self._last_recall) > 4096:
@@ -143,10 +161,12 @@ class Services:
         """This turn's memories within the channel's budget: (lines, "fresh" | "previous" | "none")."""
         if task is None:
             return [], "none"
-        budget = self.recall_budget.get(channel, self.recall_budget.get("*", 1.0))
+        budget = self.budget(channel)
         previous = self._last_recall.get(customer_id)
-        if previous is not None and not task.done() and self.recall_pace.hopeless(budget):
-            return list(previous), "previous"  # waiting would very likely end the same way, later
+        if previous is not None and not task.done():
+            elapsed = time.perf_counter() - self._recall_started.get(task, time.perf_counter())
+            if self.recall_pace.hopeless(channel, elapsed, budget):
+                return list(previous), "previous"  # waiting would very likely end the same way, later
         try:
             lines = await asyncio.wait_for(asyncio.shield(task), timeout=budget)
         except TimeoutError:  # the task goes on; its result serves this customer's next turn
@@ -155,6 +175,9 @@ class Services:
         except Exception:  # recollection is a nicety; a turn never fails for it (logged by `report`)
             return [], "none"
         return list(lines), "fresh"
+
+    def budget(self, channel: str) -> float:
+        return self.recall_budget.get(channel, self.recall_budget.get("*", 1.0))
 
     def deps_for(self, customer_id: str | None, channel: str) -> ToolDeps:
         services = {"vectors": self.vectors, **self.extra}
