@@ -36,40 +36,37 @@ from tools.handoff import HandoffStore, open_handoff
 log = logging.getLogger(__name__)
 
 
-class RecallPace:
-    """How long this process's memory recalls have been taking, per channel (a moving average from
-    the moment a recall starts to its end), so a turn does not wait for a recall that will very
-    likely miss its channel's budget.
+class RecallOdds:
+    """How often a channel's recent memory recalls were back within the turn's budget (a moving
+    average of yes/no), so a turn does not wait for a recall that will very likely miss it.
 
     The case: a lone caller on this kind of machine. MiniLM's pass after the process sat idle
     between their utterances takes ~6-9 ms (bench/README.md), so their prompts waited voice's 4 ms
-    and then used the memories of the previous utterance anyway (2-4 of 60 got their own). A recall
-    the turn does not wait for still runs to the end: it serves the next prompt and keeps the average
-    current. Per channel, because a channel's recalls differ (an SMS text is embedded before its
-    turn, a web-chat text in it). A failed recall counts (its time was spent); a cancelled one does
-    not. One sample counts as at most `CAP` budgets, so one stall (a model loading, a pause of the
-    process) cannot keep a channel from waiting for long."""
+    and then used the memories of the previous utterance anyway (2-4 of 60 got their own). Every
+    recall is scored when it ends, whether the turn waited for it or not: would it have been back by
+    the time the turn's wait ran out? So a recall the turn does not wait for still tells whether
+    waiting would have paid off, and turns wait again as soon as recalls are back in time (several
+    calls at once keep the model warm). Per channel, because a channel's recalls differ (an SMS
+    text is embedded before its turn, a web-chat text in it). A failed recall scores no; a
+    cancelled one is not scored."""
 
     WEIGHT = 0.2  # of the newest recall in the average: a few recalls move it
-    CAP = 3.0  # budgets one recall can weigh at most
+    FUTILE = 0.25  # don't wait while fewer than this share of recent recalls were back in time
 
     def __init__(self) -> None:
-        self._seconds: dict[str, float] = {}
+        self._odds: dict[str, float] = {}
 
-    def add(self, channel: str, seconds: float, budget: float) -> None:
-        seconds = min(seconds, budget * self.CAP)
-        average = self._seconds.get(channel)
-        self._seconds[channel] = seconds if average is None else average + self.WEIGHT * (seconds - average)
+    def add(self, channel: str, in_time: bool) -> None:
+        odds = self._odds.get(channel)
+        self._odds[channel] = float(in_time) if odds is None else odds + self.WEIGHT * (in_time - odds)
 
-    def expected(self, channel: str) -> float | None:
-        """The channel's recent recalls' average duration in seconds; None before the first one."""
-        return self._seconds.get(channel)
+    def odds(self, channel: str) -> float | None:
+        """The share of the channel's recent recalls back within budget; None before the first."""
+        return self._odds.get(channel)
 
-    def hopeless(self, channel: str, elapsed: float, budget: float) -> bool:
-        """Whether a recall started `elapsed` seconds ago will, at the channel's recent pace, still
-        be running when `budget` more seconds are up."""
-        average = self._seconds.get(channel)
-        return average is not None and average - elapsed > budget
+    def futile(self, channel: str) -> bool:
+        odds = self._odds.get(channel)
+        return odds is not None and odds < self.FUTILE
 
 
 @dataclass
@@ -87,7 +84,7 @@ class Services:
     # any other). A caller on the phone hears silence while we wait, so voice gets a tight budget and
     # falls back to the memories recalled for the customer's previous utterance.
     recall_budget: dict[str, float] = field(default_factory=lambda: {"voice": 0.004, "*": 1.0})
-    recall_pace: RecallPace = field(default_factory=RecallPace)
+    recall_odds: RecallOdds = field(default_factory=RecallOdds)
 
     def __post_init__(self) -> None:
         self.customers = CustomerStore(self.redis, self.keys, self.clock)
@@ -100,7 +97,7 @@ class Services:
         self._background: set[asyncio.Task] = set()
         self._last_recall: OrderedDict[str, list[str]] = OrderedDict()  # customer id -> memory lines
         self._preparing: dict[str, asyncio.Future[bool]] = {}  # texts `prepare_recall` is embedding now
-        self._recall_started: weakref.WeakKeyDictionary[asyncio.Task, float] = weakref.WeakKeyDictionary()
+        self._recall_due: weakref.WeakKeyDictionary[asyncio.Task, tuple[str, float]] = weakref.WeakKeyDictionary()
         self._writer: MemoryWriter | None = None
 
     # --- memory recall, started as early as the turn knows who is talking ----------------------
@@ -132,14 +129,15 @@ class Services:
         if self.memory is None or not msg.text.strip():
             return None
         task = asyncio.create_task(self._recall(customer_id, msg.text, bool(msg.meta.get(RECALL_PREPARED))))
-        started = self._recall_started[task] = time.perf_counter()
-        channel = msg.channel
 
         def report(t: asyncio.Task) -> None:  # a recall nobody waits for any more still gets its error logged
             if t.cancelled():
                 return
-            self.recall_pace.add(channel, time.perf_counter() - started, self.budget(channel))
-            if t.exception() is not None:
+            failed = t.exception() is not None
+            due = self._recall_due.pop(t, None)  # (channel, when the turn's wait ran out or would have)
+            if due is not None:
+                self.recall_odds.add(due[0], not failed and time.perf_counter() <= due[1])
+            if failed:
                 log.warning("memory recall failed: %r", t.exception())
 
         task.add_done_callback(report)
@@ -162,11 +160,13 @@ class Services:
         if task is None:
             return [], "none"
         budget = self.budget(channel)
-        previous = self._last_recall.get(customer_id)
-        if previous is not None and not task.done():
-            elapsed = time.perf_counter() - self._recall_started.get(task, time.perf_counter())
-            if self.recall_pace.hopeless(channel, elapsed, budget):
+        if not task.done():
+            self._recall_due[task] = (channel, time.perf_counter() + budget)  # scored when it ends
+            previous = self._last_recall.get(customer_id)
+            if previous is not None and self.recall_odds.futile(channel):
                 return list(previous), "previous"  # waiting would very likely end the same way, later
+        elif not task.cancelled():
+            self.recall_odds.add(channel, task.exception() is None)
         try:
             lines = await asyncio.wait_for(asyncio.shield(task), timeout=budget)
         except TimeoutError:  # the task goes on; its result serves this customer's next turn

@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 
 from agent.graph import TurnRunner, brain, inbound_guard, load_context, outbound_guard, persist
 from agent.state import SUMMARY_MAX_CHARS, WINDOW_TURNS, AgentState, TurnContext
-from agent.turn import Agent, RecallPace, Services
+from agent.turn import Agent, RecallOdds, Services
 from agent.types import RECALL_PREPARED, BrainInput, BrainOutput, HandoffRequest, InboundMessage, Reply
 from memory.checkpoint import AsyncRedisCheckpointSaver
 from memory.consent import ConsentLedger
@@ -265,7 +265,7 @@ async def test_voice_does_not_wait_for_slow_recall_and_reuses_the_last_one(make_
     memory.gate.set()
     await asyncio.wait_for(memory.tasks[-1], 5)  # its completion callback runs before this returns
     memory.gate = asyncio.Event()
-    agent.services.recall_pace = RecallPace()  # no pace yet: the turn waits its budget out (the timeout path)
+    agent.services.recall_odds = RecallOdds()  # no record yet: the turn waits its budget out (the timeout path)
     counted = REGISTRY.get_sample_value("dealeros_memory_recall_total", {"channel": "voice", "outcome": "previous"})
     await agent.handle_turn(call("what color is it"))
     assert brain.inputs[-1].memories == ["[voice 2026-11-17] said before: is the tacoma still there"]
@@ -277,34 +277,29 @@ async def test_voice_does_not_wait_for_slow_recall_and_reuses_the_last_one(make_
     assert brain.inputs[-1].memories == ["[voice 2026-11-17] said before: and the price?"]
 
 
-def test_recall_pace_is_a_capped_moving_average_per_channel():
-    pace = RecallPace()
-    assert pace.expected("voice") is None and not pace.hopeless("voice", 0.0, 0.004)  # nothing measured yet
-    pace.add("voice", 0.008, budget=0.004)
-    assert pace.expected("voice") == pytest.approx(0.008)
-    assert pace.hopeless("voice", 0.001, 0.004)  # ~7 ms still to go against a 4 ms budget
-    assert not pace.hopeless("voice", 0.005, 0.004)  # started 5 ms ago: ~3 ms to go, worth the wait
-    assert pace.expected("sms") is None and not pace.hopeless("sms", 0.0, 1.0)  # channels apart
-    for _ in range(12):  # recalls get fast again (several calls keep the model warm)
-        pace.add("voice", 0.002, budget=0.004)
-    assert pace.expected("voice") < 0.004 and not pace.hopeless("voice", 0.0, 0.004)
-    # One stall (a model loading, the process paused) weighs at most CAP budgets, so a few normal
-    # recalls are enough to wait again.
-    pace.add("sms", 30.0, budget=1.0)
-    assert pace.expected("sms") == pytest.approx(RecallPace.CAP * 1.0) and pace.hopeless("sms", 0.0, 1.0)
-    for _ in range(5):
-        pace.add("sms", 0.001, budget=1.0)
-    assert not pace.hopeless("sms", 0.0, 1.0)
+def test_recall_odds_are_a_moving_average_per_channel_that_recovers():
+    odds = RecallOdds()
+    assert odds.odds("voice") is None and not odds.futile("voice")  # nothing scored yet: wait
+    odds.add("voice", False)
+    assert odds.odds("voice") == 0.0 and odds.futile("voice")
+    assert odds.odds("sms") is None and not odds.futile("sms")  # channels apart
+    odds.add("voice", True)
+    assert odds.futile("voice")  # one recall back in time is not enough ...
+    odds.add("voice", True)
+    assert not odds.futile("voice")  # ... two are (0.36 of the recent ones)
+    for _ in range(10):
+        odds.add("voice", False)
+    assert odds.futile("voice")
 
 
-async def test_voice_skips_the_wait_while_recalls_run_over_budget_and_waits_again_once_they_are_fast(make_agent):
+async def test_voice_skips_the_wait_while_recalls_miss_the_budget_and_waits_again_once_they_make_it(make_agent):
     brain = RecordingBrain()
     agent = make_agent(brain)
     memory = GatedMemory()
     memory.gate.set()
     agent.services.memory = memory
     agent.services.recall_budget = {"voice": 30.0, "*": 30.0}  # a turn that waited would hang the test
-    pace = agent.services.recall_pace
+    odds = agent.services.recall_odds
 
     def call(text):
         return InboundMessage(dealer="x", channel="voice", text=text, phone="+18135550191")
@@ -312,28 +307,33 @@ async def test_voice_skips_the_wait_while_recalls_run_over_budget_and_waits_agai
     def said(text):
         return [f"[voice 2026-11-17] said before: {text}"]
 
+    def lately_too_slow():
+        for _ in range(12):
+            odds.add("voice", False)
+
     await agent.handle_turn(call("is the tacoma still there"))  # fresh: the caller's first recall
     assert brain.inputs[-1].memories == said("is the tacoma still there")
-    for _ in range(3):
-        pace.add("voice", 1000.0, budget=30.0)  # lately voice recalls have taken far over the budget
+    lately_too_slow()
     memory.gate = asyncio.Event()  # this utterance's recall won't finish during the turn
     r = await asyncio.wait_for(agent.handle_turn(call("what color is it")), 5)
     assert r.replies and brain.inputs[-1].memories == said("is the tacoma still there")
-    # The skipped recall still runs to the end, counts in the pace, and serves the next prompt.
-    before = pace.expected("voice")
+    # The recall the turn did not wait for still runs to the end, is scored (it was back before the
+    # turn's 30 s would have run out) and serves the next prompt.
+    before = odds.odds("voice")
     memory.gate.set()
     await asyncio.wait_for(memory.tasks[-1], 5)
-    assert pace.expected("voice") < before
+    assert odds.odds("voice") > before
+    lately_too_slow()
     memory.gate = asyncio.Event()
     await asyncio.wait_for(agent.handle_turn(call("hello?")), 5)
     assert brain.inputs[-1].memories == said("what color is it")
-    # Another channel keeps its own pace: a text from the same customer waits for its own recall.
+    # Another channel keeps its own record: a text from the same customer waits for its own recall.
     memory.gate.set()
     await asyncio.wait_for(agent.handle_turn(sms("and the price?", phone="+18135550191")), 5)
     assert brain.inputs[-1].memories == said("and the price?")
-    # Voice recalls are fast again: the turn waits for its own (within the budget) instead.
-    for _ in range(60):
-        pace.add("voice", 0.001, budget=30.0)
+    # Voice recalls are back in time again: the turn waits for its own (within the budget).
+    for _ in range(12):
+        odds.add("voice", True)
     memory.gate = asyncio.Event()
     tasks_before = len(memory.tasks)
     turn = asyncio.create_task(agent.handle_turn(call("can I test drive it")))
