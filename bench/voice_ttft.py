@@ -20,7 +20,8 @@ Overhead = (first non-empty `text` token received − `prompt` sent) − 300 ms:
 before the model's first token reaches the caller (identity, idempotency, lock, timeline, context
 and memory recall, the graph, the guards, the websocket). Voice waits for its memory recall only a
 few milliseconds past the rest of the context (`Services.recall_budget`), and not at all while
-recalls lately take well over that (`Services.recall_pace`); the notes count how many
+fewer than 1 in 4 of the channel's recent recalls were back in time (`Services.recall_odds`); the
+notes count how many
 prompts got their own recall ("fresh"), the caller's previous one, or none (from the server's
 `/metrics`). Baseline, same run: the fake model's own
 time to first token measured directly (`astream`), as many at once as the largest level.
