@@ -45,10 +45,10 @@ class RecallOdds:
     and then used the memories of the previous utterance anyway (2-4 of 60 got their own). Every
     recall is scored when it ends, whether the turn waited for it or not: would it have been back by
     the time the turn's wait ran out? So a recall the turn does not wait for still tells whether
-    waiting would have paid off, and turns wait again as soon as recalls are back in time (several
-    calls at once keep the model warm). Per channel, because a channel's recalls differ (an SMS
-    text is embedded before its turn, a web-chat text in it). A failed recall scores no; a
-    cancelled one is not scored."""
+    waiting would have paid off, and turns wait again once recalls are back in time (several calls
+    at once keep the model warm; from none in time, two in a row are enough). Per channel, because a
+    channel's recalls differ (an SMS text is embedded before its turn, a web-chat text in it). A
+    failed recall scores no; a cancelled one is not scored."""
 
     WEIGHT = 0.2  # of the newest recall in the average: a few recalls move it
     FUTILE = 0.25  # don't wait while fewer than this share of recent recalls were back in time
@@ -131,32 +131,44 @@ class Services:
         task = asyncio.create_task(self._recall(customer_id, msg.text, bool(msg.meta.get(RECALL_PREPARED))))
 
         def report(t: asyncio.Task) -> None:  # a recall nobody waits for any more still gets its error logged
-            if t.cancelled():
-                return
-            failed = t.exception() is not None
-            due = self._recall_due.pop(t, None)  # (channel, when the turn's wait ran out or would have)
-            if due is not None:
-                self.recall_odds.add(due[0], not failed and time.perf_counter() <= due[1])
-            if failed:
+            if not t.cancelled() and t.exception() is not None:
                 log.warning("memory recall failed: %r", t.exception())
 
         task.add_done_callback(report)
         return task
 
     async def _recall(self, customer_id: str, text: str, prepared: bool) -> list[str]:
-        """The customer's memories for `text`, as context lines; kept as their latest recall."""
-        preparing = self._preparing.get(text)
-        if preparing is not None:  # this process is embedding the text already: wait, don't embed twice
-            await asyncio.shield(preparing)
-        lines = _memory_lines(await self.memory.recall(customer_id, text, k=4, prepared=prepared))
+        """The customer's memories for `text`, as context lines; kept as their latest recall. Scored
+        in `recall_odds` as it ends (here, not in a done-callback that runs later) when a turn is
+        already waiting for it or chose not to."""
+        try:
+            preparing = self._preparing.get(text)
+            if preparing is not None:  # this process is embedding the text already: wait, don't embed twice
+                await asyncio.shield(preparing)
+            lines = _memory_lines(await self.memory.recall(customer_id, text, k=4, prepared=prepared))
+        except asyncio.CancelledError:
+            raise  # not scored
+        except BaseException:
+            self._score_recall(in_time=False)
+            raise
+        self._score_recall(in_time=True)
         self._last_recall[customer_id] = lines
         self._last_recall.move_to_end(customer_id)
         while len(self._last_recall) > 4096:
             self._last_recall.popitem(last=False)
         return lines
 
+    def _score_recall(self, *, in_time: bool) -> None:
+        """Score the current recall task for the turn that registered a deadline for it (if any)."""
+        task = asyncio.current_task()
+        due = self._recall_due.pop(task, None) if task is not None else None  # (channel, when the wait ends)
+        if due is not None:
+            self.recall_odds.add(due[0], in_time and time.perf_counter() <= due[1])
+
     async def recall_within(self, task: asyncio.Task | None, customer_id: str, channel: str) -> tuple[list[str], str]:
-        """This turn's memories within the channel's budget: (lines, "fresh" | "previous" | "none")."""
+        """This turn's memories within the channel's budget: (lines, "fresh" | "previous" | "none").
+        While the channel's recent recalls mostly came back too late (`recall_odds`), a customer who
+        has a previous recall gets it at once instead of waiting the budget out."""
         if task is None:
             return [], "none"
         budget = self.budget(channel)

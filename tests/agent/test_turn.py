@@ -327,26 +327,66 @@ async def test_voice_skips_the_wait_while_recalls_miss_the_budget_and_waits_agai
     memory.gate = asyncio.Event()
     await asyncio.wait_for(agent.handle_turn(call("hello?")), 5)
     assert brain.inputs[-1].memories == said("what color is it")
+
+    async def waits_for_its_own_recall(message, *, voice_futile):
+        memory.gate.set()  # earlier recalls end (and are scored) first
+        await asyncio.gather(*(t for t in memory.tasks if not t.done()))
+        if voice_futile:
+            lately_too_slow()
+        assert odds.futile("voice") == voice_futile
+        memory.gate = asyncio.Event()
+        tasks_before = len(memory.tasks)
+        turn = asyncio.create_task(agent.handle_turn(message))
+        for _ in range(10_000):  # until this turn's recall is under way and held at the gate
+            if len(memory.tasks) > tasks_before and not memory.tasks[-1].done():
+                break
+            await asyncio.sleep(0)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert len(memory.tasks) > tasks_before and not turn.done()
+        memory.gate.set()
+        await asyncio.wait_for(turn, 5)
+        assert brain.inputs[-1].memories == said(message.text)  # its own, not the previous one
+
     # Another channel keeps its own record: a text from the same customer waits for its own recall.
-    memory.gate.set()
-    await asyncio.wait_for(agent.handle_turn(sms("and the price?", phone="+18135550191")), 5)
-    assert brain.inputs[-1].memories == said("and the price?")
+    await asyncio.wait_for(waits_for_its_own_recall(sms("and the price?", phone="+18135550191"), voice_futile=True), 10)
+    # A caller with no previous recall waits too (there is nothing else to give them).
+    new_caller = InboundMessage(dealer="x", channel="voice", text="hi, is anyone there", phone="+18135550192")
+    await asyncio.wait_for(waits_for_its_own_recall(new_caller, voice_futile=True), 10)
     # Voice recalls are back in time again: the turn waits for its own (within the budget).
     for _ in range(12):
         odds.add("voice", True)
-    memory.gate = asyncio.Event()
-    tasks_before = len(memory.tasks)
-    turn = asyncio.create_task(agent.handle_turn(call("can I test drive it")))
-    for _ in range(10_000):  # until this turn's recall is under way and held at the gate
-        if len(memory.tasks) > tasks_before and not memory.tasks[-1].done():
+    await asyncio.wait_for(waits_for_its_own_recall(call("can I test drive it"), voice_futile=False), 10)
+
+
+class FailingMemory(GatedMemory):
+    async def recall(self, customer_id, query, k=4, prepared=False):
+        self.tasks.append(asyncio.current_task())
+        await self.gate.wait()
+        raise RuntimeError("vector store down")
+
+
+async def test_recall_odds_score_recalls_done_before_the_turn_looks_and_failed_ones(make_agent):
+    svc = make_agent(RecordingBrain()).services
+    svc.memory = memory = GatedMemory()
+    memory.gate.set()
+    svc.recall_budget = {"voice": 30.0, "*": 30.0}
+    msg = InboundMessage(dealer="x", channel="voice", text="hi", phone="+18135550193")
+    task = svc.start_recall("cust-1", msg)
+    await task  # done before the turn looks at it: scored when it does
+    assert svc.recall_odds.odds("voice") is None
+    assert await svc.recall_within(task, "cust-1", "voice") == (["[voice 2026-11-17] said before: hi"], "fresh")
+    assert svc.recall_odds.odds("voice") == 1.0
+    svc.memory = failing = FailingMemory()  # a recall that fails is scored "no"
+    task = svc.start_recall("cust-1", msg)
+    collected = asyncio.create_task(svc.recall_within(task, "cust-1", "voice"))
+    for _ in range(10_000):
+        if failing.tasks:
             break
         await asyncio.sleep(0)
-    for _ in range(20):
-        await asyncio.sleep(0)
-    assert len(memory.tasks) > tasks_before and not turn.done()  # waiting for its recall, not the previous
-    memory.gate.set()
-    await asyncio.wait_for(turn, 5)
-    assert brain.inputs[-1].memories == said("can I test drive it")
+    failing.gate.set()
+    assert await asyncio.wait_for(collected, 5) == ([], "none")
+    assert svc.recall_odds.odds("voice") == pytest.approx(1.0 - RecallOdds.WEIGHT)
 
 
 class PreparingMemory(GatedMemory):
