@@ -171,7 +171,7 @@ class Services:
         has a previous recall gets it at once instead of waiting the budget out."""
         if task is None:
             return [], "none"
-        budget = self.budget(channel)
+        budget = self.recall_budget.get(channel, self.recall_budget.get("*", 1.0))
         if not task.done():
             self._recall_due[task] = (channel, time.perf_counter() + budget)  # scored when it ends
             previous = self._last_recall.get(customer_id)
@@ -187,9 +187,6 @@ class Services:
         except Exception:  # recollection is a nicety; a turn never fails for it (logged by `report`)
             return [], "none"
         return list(lines), "fresh"
-
-    def budget(self, channel: str) -> float:
-        return self.recall_budget.get(channel, self.recall_budget.get("*", 1.0))
 
     def deps_for(self, customer_id: str | None, channel: str) -> ToolDeps:
         services = {"vectors": self.vectors, **self.extra}

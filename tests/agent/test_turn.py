@@ -337,10 +337,8 @@ async def test_voice_skips_the_wait_while_recalls_miss_the_budget_and_waits_agai
         memory.gate = asyncio.Event()
         tasks_before = len(memory.tasks)
         turn = asyncio.create_task(agent.handle_turn(message))
-        for _ in range(10_000):  # until this turn's recall is under way and held at the gate
-            if len(memory.tasks) > tasks_before and not memory.tasks[-1].done():
-                break
-            await asyncio.sleep(0)
+        # until this turn's recall is under way and held at the gate
+        await _yield_until(lambda: len(memory.tasks) > tasks_before and not memory.tasks[-1].done())
         for _ in range(20):
             await asyncio.sleep(0)
         assert len(memory.tasks) > tasks_before and not turn.done()
@@ -357,6 +355,14 @@ async def test_voice_skips_the_wait_while_recalls_miss_the_budget_and_waits_agai
     for _ in range(12):
         odds.add("voice", True)
     await asyncio.wait_for(waits_for_its_own_recall(call("can I test drive it"), voice_futile=False), 10)
+
+
+async def _yield_until(condition, rounds=10_000):
+    """Let the event loop run until `condition()` holds (bounded: the caller asserts what it needs)."""
+    for _ in range(rounds):
+        if condition():
+            return
+        await asyncio.sleep(0)
 
 
 class FailingMemory(GatedMemory):
@@ -380,10 +386,7 @@ async def test_recall_odds_score_recalls_done_before_the_turn_looks_and_failed_o
     svc.memory = failing = FailingMemory()  # a recall that fails is scored "no"
     task = svc.start_recall("cust-1", msg)
     collected = asyncio.create_task(svc.recall_within(task, "cust-1", "voice"))
-    for _ in range(10_000):
-        if failing.tasks:
-            break
-        await asyncio.sleep(0)
+    await _yield_until(lambda: bool(failing.tasks))
     failing.gate.set()
     assert await asyncio.wait_for(collected, 5) == ([], "none")
     assert svc.recall_odds.odds("voice") == pytest.approx(1.0 - RecallOdds.WEIGHT)
