@@ -129,3 +129,35 @@ class FixedLatencyChatModel(BaseChatModel):
 def vehicle_lookup_model(stock_number: str, **kwargs: Any) -> FixedLatencyChatModel:
     """The benchmarks' model: one `get_vehicle_details` call (a cheap READ tool) per turn, then an answer."""
     return FixedLatencyChatModel(tool_name="get_vehicle_details", tool_args={"vin_or_stock": stock_number}, **kwargs)
+
+
+class InstantEncoder:
+    """A fake embedding model of zero latency: the encoder an `Embedder` wraps, answering from vectors
+    the real model made beforehand, outside the clock (`make_ready`), so a turn's recall returns what
+    it would with the model while the model's own inference costs nothing — what `FixedLatencyChatModel`
+    at zero latency does for the chat model. Texts not made ready (memory writes after a turn, which
+    run outside the clock) go to the real model."""
+
+    runtime = "instant (bench fake)"
+
+    def __init__(self, real: Any) -> None:
+        self._real = real  # texts -> unit vectors, float32 (n, 384): the bundled model's encoder
+        self._ready: dict[str, Any] = {}
+        self.served_ready = 0  # texts answered at once
+        self.sent_to_model = 0  # texts the real model embedded when asked
+
+    def make_ready(self, text: str) -> None:
+        """Embed `text` with the real model now, so the next embedding of it returns at once."""
+        self._ready[text] = self._real([text])[0]
+
+    def __call__(self, texts: list[str]) -> Any:
+        import numpy as np
+
+        out: list[Any] = [self._ready.pop(t, None) for t in texts]
+        missing = [i for i, v in enumerate(out) if v is None]
+        self.served_ready += len(texts) - len(missing)
+        self.sent_to_model += len(missing)
+        if missing:
+            for i, vector in zip(missing, self._real([texts[i] for i in missing]), strict=True):
+                out[i] = vector
+        return np.asarray(out, dtype=np.float32)

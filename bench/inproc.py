@@ -100,17 +100,33 @@ class Stack:
     def keys(self) -> Any:
         return self.bench_dealer.keys
 
-    def agent(self, brain: Any, *, memory: bool = True) -> Agent:
-        """The turn handler as `server.Runtime.agent()` builds it, with `brain`."""
+    def agent(self, brain: Any, *, memory: Any = True) -> Agent:
+        """The turn handler as `server.Runtime.agent()` builds it, with `brain`; `memory`: True for the
+        stack's vector memory, False for none, or a `CustomerMemory` of its own (`instant_memory`)."""
         services = Services(
             dealer=self.dealer,
             redis=self.redis,
             keys=self.keys,
-            memory=self.memory if memory else None,
+            memory=(self.memory if memory else None) if isinstance(memory, bool) else memory,
             vectors=self.vectors,
         )
         checkpointer = AsyncRedisCheckpointSaver(self.raw, prefix=self.keys.checkpoint_prefix())
         return Agent(services, brain, checkpointer=checkpointer)
+
+    def instant_memory(self) -> tuple[Any, Any]:
+        """The stack's vector memory (same Chroma collection, same Redis recall index) with the
+        embedding model replaced by `bench.fakes.InstantEncoder`: (CustomerMemory, the encoder, whose
+        `make_ready(text)` must be called before a timed turn embeds `text`)."""
+        from bench.fakes import InstantEncoder
+        from memory.embeddings import Embedder
+        from memory.vectors import CustomerMemory, RecallIndex, VectorStore
+
+        if self.vectors is None:
+            raise RuntimeError("the stack was opened without vector memory")
+        encoder = InstantEncoder(self.vectors.embedder.encoder)
+        store = VectorStore(self.vectors.client, Embedder(encoder))
+        memory = CustomerMemory(store, self.dealer.id, recall_index=RecallIndex(self.raw, self.keys))
+        return memory, encoder
 
     async def customer_bytes(self, customer_id: str, part: str = "*") -> int:
         """MEMORY USAGE summed over a customer's keys (`part="ckpt:*"`: its checkpoints only)."""

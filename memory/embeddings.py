@@ -76,6 +76,11 @@ class Embedder(EmbeddingFunction[Documents]):
         self._waiting: list[tuple[str, Future[list[float]]]] = []  # texts queued for the next pass
         self._waiting_lock = threading.Lock()
 
+    @property
+    def encoder(self) -> Callable[[list[str]], np.ndarray]:
+        """The model this embedder runs (texts -> unit vectors), without its cache."""
+        return self._encoder
+
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Embed a batch; texts are unit-normalized so cosine similarity is a dot product. Short
         texts already in the LRU are not embedded again: a turn's memory write stores the message

@@ -65,13 +65,18 @@ def test_turn_overhead_measures_dealeros_and_the_langgraph_baseline(tiny_run):
     d = bench(tiny_run[1], 1)["details"]
     assert d["lengths"], d
     for row in d["lengths"].values():
-        assert stats_ok(row["dealeros"]) and stats_ok(row["baseline"]) and stats_ok(row["dealeros_with_memory"])
+        assert stats_ok(row["dealeros"]) and stats_ok(row["baseline"])
+        for config in ("dealeros_with_memory", "dealeros_with_memory_sms", "dealeros_with_memory_instant"):
+            assert stats_ok(row[config]) and row[config]["n"] == d["sizes"]["memory_turns"], config
         assert (
             row["dealeros_checkpoint_bytes"] > 0 and row["dealeros_customer_bytes"] >= row["dealeros_checkpoint_bytes"]
         )
     assert d["back_to_back"]["history"] == max(int(h) for h in d["lengths"])
     assert stats_ok(d["back_to_back"]["stats"])
     assert stats_ok(d["embedding_alone"]) and d["embedding_alone"]["n"] == d["sizes"]["memory_turns"]
+    # every timed turn with the zero-latency embedding model got its text's vector from it, at once
+    turns = d["sizes"]["memory_turns"] * len(d["lengths"])
+    assert d["instant_model"]["served_ready"] == turns, d["instant_model"]
     storage = d["baseline_storage"]
     assert storage["bytes_at_target"] > 0 and storage["points"]
     for report in d["breakdown"].values():
