@@ -171,19 +171,29 @@ class Services:
         has a previous recall gets it at once instead of waiting the budget out."""
         if task is None:
             return [], "none"
+
+        def previous() -> tuple[list[str], str]:
+            lines = self._last_recall.get(customer_id)
+            return (list(lines), "previous") if lines is not None else ([], "none")
+
         budget = self.recall_budget.get(channel, self.recall_budget.get("*", 1.0))
         if not task.done():
             self._recall_due[task] = (channel, time.perf_counter() + budget)  # scored when it ends
-            previous = self._last_recall.get(customer_id)
-            if previous is not None and self.recall_odds.futile(channel):
-                return list(previous), "previous"  # waiting would very likely end the same way, later
-        elif not task.cancelled():
+            if customer_id in self._last_recall and self.recall_odds.futile(channel):
+                return previous()  # waiting would very likely end the same way, later
+        elif task.cancelled():
+            return previous()
+        else:
             self.recall_odds.add(channel, task.exception() is None)
         try:
             lines = await asyncio.wait_for(asyncio.shield(task), timeout=budget)
         except TimeoutError:  # the task goes on; its result serves this customer's next turn
-            previous = self._last_recall.get(customer_id)
-            return (list(previous), "previous") if previous is not None else ([], "none")
+            return previous()
+        except asyncio.CancelledError:
+            this_turn = asyncio.current_task()
+            if task.cancelled() and this_turn is not None and not this_turn.cancelling():
+                return previous()  # the recall was cancelled (shutdown of its work, say), not this turn
+            raise
         except Exception:  # recollection is a nicety; a turn never fails for it (logged by `report`)
             return [], "none"
         return list(lines), "fresh"

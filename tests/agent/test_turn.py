@@ -392,6 +392,40 @@ async def test_recall_odds_score_recalls_done_before_the_turn_looks_and_failed_o
     assert svc.recall_odds.odds("voice") == pytest.approx(1.0 - RecallOdds.WEIGHT)
 
 
+async def test_a_cancelled_recall_leaves_the_turn_with_the_previous_memories_and_a_cancelled_turn_cancelled(
+    make_agent,
+):
+    svc = make_agent(RecordingBrain()).services
+    svc.memory = memory = GatedMemory()
+    svc.recall_budget = {"voice": 30.0, "*": 30.0}
+    msg = InboundMessage(dealer="x", channel="sms", text="and the price?", phone="+18135550194")
+    svc._last_recall["cust-2"] = ["[sms 2026-11-17] said before: is the tacoma still there"]
+    # cancelled while the turn waits for it
+    task = svc.start_recall("cust-2", msg)
+    collected = asyncio.create_task(svc.recall_within(task, "cust-2", "sms"))
+    await _yield_until(lambda: bool(memory.tasks))
+    task.cancel()
+    assert await asyncio.wait_for(collected, 5) == (
+        ["[sms 2026-11-17] said before: is the tacoma still there"],
+        "previous",
+    )
+    # cancelled before the turn looks at it; a customer with no previous recall gets none
+    task = svc.start_recall("cust-3", msg)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert await svc.recall_within(task, "cust-3", "sms") == ([], "none")
+    # the turn itself cancelled while it waits: that cancellation is not swallowed
+    task = svc.start_recall("cust-2", msg)
+    collected = asyncio.create_task(svc.recall_within(task, "cust-2", "sms"))
+    await _yield_until(lambda: len(memory.tasks) == 2)
+    collected.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await collected
+    assert not task.done()  # the recall itself goes on (shielded), for the customer's next turn
+    memory.gate.set()
+    assert await asyncio.wait_for(task, 5) == ["[voice 2026-11-17] said before: and the price?"]
+
+
 class PreparingMemory(GatedMemory):
     """Also prepares texts ahead (like CustomerMemory.prepare), finishing only when `prepared` is set;
     `order` records what happened when."""
