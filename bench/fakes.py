@@ -1,4 +1,5 @@
-"""Fake chat models of fixed latency, so a benchmark measures the runtime and not a model.
+"""Fake models, so a benchmark measures the runtime and not a model: chat models of fixed latency and
+an embedding model of zero latency (`InstantEncoder`, at the end).
 
 `FixedLatencyChatModel` is a LangChain chat model that never touches a network:
 
