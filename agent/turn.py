@@ -192,7 +192,7 @@ class Services:
         except asyncio.CancelledError:
             this_turn = asyncio.current_task()
             if task.cancelled() and this_turn is not None and not this_turn.cancelling():
-                return previous()  # the recall was cancelled (shutdown of its work, say), not this turn
+                return previous()  # the recall was cancelled, not this turn: a turn never fails for recall
             raise
         except Exception:  # recollection is a nicety; a turn never fails for it (logged by `report`)
             return [], "none"

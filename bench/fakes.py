@@ -136,8 +136,8 @@ class InstantEncoder:
     """A fake embedding model of zero latency: the encoder an `Embedder` wraps, answering from vectors
     the real model made beforehand, outside the clock (`make_ready`), so a turn's recall returns what
     it would with the model while the model's own inference costs nothing — what `FixedLatencyChatModel`
-    at zero latency does for the chat model. Texts not made ready (memory writes after a turn, which
-    run outside the clock) go to the real model."""
+    at zero latency does for the chat model. Texts not made ready go to the real model (in benchmark
+    1, none: a turn's memory write finds its text in the embedder's cache, put there by its recall)."""
 
     runtime = "instant (bench fake)"
 

@@ -16,7 +16,7 @@ import itertools
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.turn import Agent, Services
 from agent.types import InboundMessage
@@ -25,6 +25,10 @@ from memory.checkpoint import AsyncRedisCheckpointSaver
 from memory.redis import RedisHandle
 from memory.timeline import TimelineEvent
 from tools.dealer import DealerConfig, load_dealer_config
+
+if TYPE_CHECKING:
+    from bench.fakes import InstantEncoder
+    from memory.vectors import CustomerMemory
 
 _phones = itertools.count(1)
 
@@ -39,6 +43,19 @@ def sms(dealer_id: str, phone: str, text: str) -> InboundMessage:
     return InboundMessage(
         dealer=dealer_id, channel="sms", text=text, phone=phone, delivery_id=f"SM{secrets.token_hex(16)}"
     )
+
+
+def visitor_of(phone: str) -> str:
+    """The web-chat visitor id the benchmarks give the customer with this number."""
+    return "v" + phone.lstrip("+")
+
+
+def chat(dealer_id: str, visitor_id: str, text: str) -> InboundMessage:
+    """A web-chat message as `channels.webchat` builds it for a returning visitor."""
+    return InboundMessage(
+        dealer=dealer_id, channel="chat", text=text, visitor_id=visitor_id,
+        delivery_id=f"{visitor_id}:{secrets.token_hex(8)}",
+    )  # fmt: skip
 
 
 @dataclass
@@ -100,32 +117,37 @@ class Stack:
     def keys(self) -> Any:
         return self.bench_dealer.keys
 
-    def agent(self, brain: Any, *, memory: Any = True) -> Agent:
+    def agent(self, brain: Any, *, memory: bool | CustomerMemory = True) -> Agent:
         """The turn handler as `server.Runtime.agent()` builds it, with `brain`; `memory`: True for the
         stack's vector memory, False for none, or a `CustomerMemory` of its own (`instant_memory`)."""
+        if memory is True:
+            memory = self.memory
+        elif memory is False:
+            memory = None
         services = Services(
             dealer=self.dealer,
             redis=self.redis,
             keys=self.keys,
-            memory=(self.memory if memory else None) if isinstance(memory, bool) else memory,
+            memory=memory,
             vectors=self.vectors,
         )
         checkpointer = AsyncRedisCheckpointSaver(self.raw, prefix=self.keys.checkpoint_prefix())
         return Agent(services, brain, checkpointer=checkpointer)
 
-    def instant_memory(self) -> tuple[Any, Any]:
-        """The stack's vector memory (same Chroma collection, same Redis recall index) with the
-        embedding model replaced by `bench.fakes.InstantEncoder`: (CustomerMemory, the encoder, whose
-        `make_ready(text)` must be called before a timed turn embeds `text`)."""
+    def instant_memory(self) -> tuple[CustomerMemory, InstantEncoder]:
+        """The stack's vector memory (same Chroma collection, the same `RecallIndex` object with its
+        cached matrices) with the embedding model replaced by `bench.fakes.InstantEncoder`:
+        (CustomerMemory, the encoder, whose `make_ready(text)` must be called before a timed turn
+        embeds `text`)."""
         from bench.fakes import InstantEncoder
         from memory.embeddings import Embedder
-        from memory.vectors import CustomerMemory, RecallIndex, VectorStore
+        from memory.vectors import CustomerMemory, VectorStore
 
-        if self.vectors is None:
+        if self.vectors is None or self.memory is None:
             raise RuntimeError("the stack was opened without vector memory")
         encoder = InstantEncoder(self.vectors.embedder.encoder)
         store = VectorStore(self.vectors.client, Embedder(encoder))
-        memory = CustomerMemory(store, self.dealer.id, recall_index=RecallIndex(self.raw, self.keys))
+        memory = CustomerMemory(store, self.dealer.id, recall_index=self.memory.recall_index)
         return memory, encoder
 
     async def customer_bytes(self, customer_id: str, part: str = "*") -> int:

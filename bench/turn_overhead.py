@@ -37,6 +37,7 @@ import sqlite3
 import time
 import uuid
 import warnings
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,7 @@ from bench.breakdown import Breakdown, leaves
 from bench.common import BenchResult, Stats, fmt_bytes, fmt_ms, fmt_ratio, ratio
 from bench.env import BenchRedis
 from bench.fakes import DEFAULT_ANSWER, InstantEncoder, vehicle_lookup_model
-from bench.inproc import Stack, new_phone, sms
+from bench.inproc import Stack, chat, new_phone, sms, visitor_of
 
 NUMBER = 1
 NAME = "Per-turn overhead vs history length"
@@ -117,13 +118,18 @@ async def template_events(stack: Stack) -> list[Any]:
     return [inbound, outbound]
 
 
-async def dealeros_customers(stack: Stack, agent: Any, templates: list[Any], history: int, n: int, warmup: int):
-    """`n` customers with `history` earlier exchanges each; returns [(phone, customer id)]."""
+async def dealeros_customers(
+    stack: Stack, agent: Any, templates: list[Any], history: int, n: int, warmup: int, *, visitor: bool = False
+):
+    """`n` customers with `history` earlier exchanges each; returns [(phone, customer id)]. `visitor`:
+    each also has a web-chat visitor id (`visitor_of(phone)`), as a texting customer who later
+    chats on the website after giving their number."""
     out = []
     end = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
     for _ in range(n):
         phone = new_phone()
-        resolved = await agent.services.customers.resolve(phone=phone)
+        visitor_id = visitor_of(phone) if visitor else None
+        resolved = await agent.services.customers.resolve(phone=phone, visitor_id=visitor_id)
         cid = resolved.customer.id
         texts = itertools.cycle(TEXTS)
         inbound = await stack.prefill_timeline(cid, history, templates, end=end)
@@ -140,17 +146,25 @@ _refs = itertools.count()
 
 
 async def dealeros_turn(
-    stack: Stack, agent: Any, phone: str, *, prepared: bool = False, instant: InstantEncoder | None = None
+    stack: Stack,
+    agent: Any,
+    phone: str,
+    *,
+    prepared: bool = False,
+    instant: InstantEncoder | None = None,
+    channel: str = "sms",
 ) -> float:
     """One timed turn. Background memory writes are awaited after the clock stops, so they never
     overlap (and slow down) the next measured turn of another configuration. `prepared`: the text
     was embedded while its SMS burst waited, by another process (the API process that took the
     webhook, in the production shape), before the clock starts — as `SmsChannel` does it: the
     vector is in Redis, not in this process's embedder cache. `instant`: the agent's memory runs this
-    zero-latency fake embedding model; the real model makes the text's vector before the clock starts."""
+    zero-latency fake embedding model; the real model makes the text's vector before the clock starts.
+    `channel="chat"`: a web-chat message from the customer's visitor id instead of a text."""
     k = next(_refs)
     # unique wording: the embedder's query cache must not make memory recall free
-    msg = sms(stack.dealer.id, phone, f"{TEXTS[k % len(TEXTS)]} (ref {k})")
+    text = f"{TEXTS[k % len(TEXTS)]} (ref {k})"
+    msg = chat(stack.dealer.id, visitor_of(phone), text) if channel == "chat" else sms(stack.dealer.id, phone, text)
     if prepared:
         await prepare_elsewhere(stack, msg)
     if instant is not None:
@@ -182,6 +196,21 @@ async def prepare_elsewhere(stack: Stack, msg: Any) -> None:
     vector = (await asyncio.to_thread(stack.memory.index.embedder.embed, [msg.text]))[0]
     await stack.memory.recall_index.put_query(msg.text, vector)
     msg.meta[RECALL_PREPARED] = True
+
+
+def _recall_counts() -> Counter[str]:
+    """This process's memory-recall counters (`/metrics`): outcome per channel and where the query
+    vector came from."""
+    from metrics import RECALL, RECALL_QUERY_VECTORS
+
+    out: Counter[str] = Counter()
+    for counter, name in ((RECALL, "outcome"), (RECALL_QUERY_VECTORS, "vector")):
+        for metric in counter.collect():
+            for sample in metric.samples:
+                if sample.name.endswith("_total"):
+                    key = f"{name}:" + ":".join(sample.labels.values())
+                    out[key] = int(sample.value)
+    return out
 
 
 async def time_dealeros(stack: Stack, agent: Any, customers: list[tuple[str, str]], turns: int) -> list[float]:
@@ -338,7 +367,7 @@ async def run(
                 row["dealeros_checkpoint_bytes"] = await stack.customer_bytes(cid, "ckpt:*")
                 row["dealeros_customer_bytes"] = await stack.customer_bytes(cid)
                 mem_customers = await dealeros_customers(
-                    stack, with_memory, templates, history, sizes.memory_customers, sizes.warmup
+                    stack, with_memory, templates, history, sizes.memory_customers, sizes.warmup, visitor=True
                 )
                 await with_memory.services.drain()  # the memories of the warm-up turns are written
                 row["dealeros_memory_customer_bytes"] = await stack.customer_bytes(mem_customers[0][1])
@@ -353,17 +382,25 @@ async def run(
             # ... then time every configuration in one shuffled sequence: machine noise hits all alike
             random.Random(1).shuffle(plan)
             times: dict[tuple[str, int], list[float]] = {}
+            recalls: dict[str, Counter[str]] = {config: Counter() for config in MEMORY_CONFIGS}
             for config, history, who in plan:
                 if config == "baseline":
                     elapsed = await baseline_turn(base, who)
                 elif config == "embedding":
                     elapsed = await embedding_alone(stack)
-                elif config == "dealeros_with_memory_instant":
-                    elapsed = await dealeros_turn(stack, with_instant_model, who, instant=instant)
-                else:
-                    agent = plain if config == "dealeros" else with_memory
-                    elapsed = await dealeros_turn(stack, agent, who, prepared=config == "dealeros_with_memory_sms")
+                elif config == "dealeros":
+                    elapsed = await dealeros_turn(stack, plain, who)
+                else:  # how each memory turn's recall went, read outside the clock
+                    before = _recall_counts()
+                    if config == "dealeros_with_memory_instant":
+                        elapsed = await dealeros_turn(stack, with_instant_model, who, instant=instant, channel="chat")
+                    elif config == "dealeros_with_memory_sms":
+                        elapsed = await dealeros_turn(stack, with_memory, who, prepared=True)
+                    else:
+                        elapsed = await dealeros_turn(stack, with_memory, who, channel="chat")
+                    recalls[config].update(_recall_counts() - before)
                 times.setdefault((config, history), []).append(elapsed)
+            details["recalls"] = {config: dict(counts) for config, counts in recalls.items()}
             details["instant_model"] = {"served_ready": instant.served_ready, "sent_to_model": instant.sent_to_model}
             for (config, history), samples in times.items():
                 if config == "embedding":
@@ -412,7 +449,9 @@ async def recall_vs_dealer_size(stack: Stack, sizes: Sizes) -> dict[str, Any]:
     timed through the Redis recall index (what turns use) and through Chroma's customer filter
     (what they used before), interleaved. The other customers' vectors are real MiniLM vectors of
     varied customer texts with noise added (embedding tens of thousands of texts would take minutes);
-    the probe customer's memories and every query are embedded for real, each query worded uniquely."""
+    the probe customer's memories are embedded for real; each query, worded uniquely, is embedded by
+    MiniLM before the clock starts and handed over by the zero-latency fake model (`InstantEncoder`),
+    so what is timed is the search, not the model."""
     from memory.keys import Keys
 
     keys = Keys(f"{stack.dealer.id}-scale")
@@ -426,12 +465,16 @@ async def recall_vs_dealer_size(stack: Stack, sizes: Sizes) -> dict[str, Any]:
 async def _recall_vs_dealer_size(stack: Stack, sizes: Sizes, keys: Any) -> dict[str, Any]:
     import numpy as np
 
-    from memory.vectors import CustomerMemory, RecallIndex
+    from bench.fakes import InstantEncoder
+    from memory.embeddings import Embedder
+    from memory.vectors import CustomerMemory, RecallIndex, VectorStore
 
     assert stack.vectors is not None
-    indexed = CustomerMemory(stack.vectors, keys.dealer, recall_index=RecallIndex(stack.raw, keys))
+    encoder = InstantEncoder(stack.vectors.embedder.encoder)
+    vectors = VectorStore(stack.vectors.client, Embedder(encoder))
+    indexed = CustomerMemory(vectors, keys.dealer, recall_index=RecallIndex(stack.raw, keys))
     await indexed.backfill_recall_index()  # a fresh collection: the index is complete
-    plain = CustomerMemory(stack.vectors, keys.dealer)  # same collection, no index
+    plain = CustomerMemory(vectors, keys.dealer)  # same collection, no index
     probe = f"probe{uuid.uuid4().hex[:8]}"
     at = dt.datetime(2026, 1, 5, 15, tzinfo=dt.UTC)
     await indexed.remember_many(
@@ -460,6 +503,7 @@ async def _recall_vs_dealer_size(stack: Stack, sizes: Sizes, keys: Any) -> dict[
         for k in range(sizes.recall_queries):
             text = f"{PROBE_SAYS[k % len(PROBE_SAYS)]} — what did they say about that? #{next(queries)}"
             for way, memory in (("index", indexed), ("chroma_filter", plain))[:: 1 if k % 2 else -1]:
+                encoder.make_ready(f"{way} {text}")
                 started = time.perf_counter()
                 hits = await memory.recall(probe, f"{way} {text}", k=4)
                 samples[way].append(time.perf_counter() - started)
@@ -469,6 +513,7 @@ async def _recall_vs_dealer_size(stack: Stack, sizes: Sizes, keys: Any) -> dict[
                     empty[way] += 1
         out["sizes"][str(total)] = {way: asdict(Stats.of(xs)) for way, xs in samples.items()}
         out["sizes"][str(total)]["empty_recalls"] = dict(empty)
+    out["instant_model"] = {"served_ready": encoder.served_ready, "sent_to_model": encoder.sent_to_model}
     return out
 
 
@@ -507,10 +552,10 @@ def _summarize(res: BenchResult, sizes: Sizes) -> None:
         # embedding model's inference is a comparison, as a turn with the LLM's latency would be
         variants = [
             ("dealeros_with_memory_instant",
-             "  same, web chat, with vector memory (recall index): text embedded in the turn by a "
+             "  same, web chat, with vector memory (recall index): message embedded in the turn by a "
              "zero-latency fake embedding model", True),
             ("dealeros_with_memory",
-             "  same, web chat, with vector memory: text embedded in the turn by the bundled MiniLM",
+             "  same, web chat, with vector memory: message embedded in the turn by the bundled MiniLM",
              "dealeros_with_memory_instant" not in row),  # JSON of runs before the fake embedding model
             ("dealeros_with_memory_sms",
              "  same, SMS, with vector memory: text embedded while its burst waited", True),
@@ -544,7 +589,7 @@ def _summarize(res: BenchResult, sizes: Sizes) -> None:
     if "embedding_alone" in res.details:
         e = Stats(**res.details["embedding_alone"])
         res.add(
-            "  MiniLM alone: a turn's text embedded (in the same shuffle), which the web-chat rows include",
+            "  MiniLM alone: a turn's text embedded (in the same shuffle), which the MiniLM web-chat row includes",
             e.brief(),
             "for comparison (no target: the embedding model's own cost)",
             "",
@@ -590,7 +635,8 @@ def _summarize(res: BenchResult, sizes: Sizes) -> None:
                 res.notes.append(f"Memory recall at {int(total):,} memories returned nothing (of {ix.n}): {empty}.")
             grew = ratio(ix.p50, smallest["index"]["p50"])
             res.add(
-                f"memory recall, 20-memory customer, {int(total):,} memories at the dealer",
+                f"memory recall, 20-memory customer, {int(total):,} memories at the dealer (query vector "
+                "from the zero-latency fake model)",
                 f"{ix.brief()}; {grew:.1f}× the smallest",
                 "flat as the dealership grows",
                 f"Chroma filter {cf.brief()}; {ratio(cf.p50, smallest['chroma_filter']['p50']):.1f}× the smallest",

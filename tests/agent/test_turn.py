@@ -424,6 +424,15 @@ async def test_a_cancelled_recall_leaves_the_turn_with_the_previous_memories_and
     assert not task.done()  # the recall itself goes on (shielded), for the customer's next turn
     memory.gate.set()
     assert await asyncio.wait_for(task, 5) == ["[voice 2026-11-17] said before: and the price?"]
+    # both cancelled at once (a shutdown cancels every task): the turn's cancellation wins
+    memory.gate = asyncio.Event()
+    task = svc.start_recall("cust-2", msg)
+    collected = asyncio.create_task(svc.recall_within(task, "cust-2", "sms"))
+    await _yield_until(lambda: len(memory.tasks) == 3)
+    task.cancel()
+    collected.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await collected
 
 
 class PreparingMemory(GatedMemory):

@@ -76,7 +76,15 @@ def test_turn_overhead_measures_dealeros_and_the_langgraph_baseline(tiny_run):
     assert stats_ok(d["embedding_alone"]) and d["embedding_alone"]["n"] == d["sizes"]["memory_turns"]
     # every timed turn with the zero-latency embedding model got its text's vector from it, at once
     turns = d["sizes"]["memory_turns"] * len(d["lengths"])
-    assert d["instant_model"]["served_ready"] == turns, d["instant_model"]
+    assert d["instant_model"] == {"served_ready": turns, "sent_to_model": 0}
+    # ... and every memory turn got its own recall, its query vector made where the row says
+    recalls = d["recalls"]
+    for config in ("dealeros_with_memory", "dealeros_with_memory_instant"):
+        assert recalls[config] == {"outcome:chat:fresh": turns, "vector:embedded": turns}, config
+    assert recalls["dealeros_with_memory_sms"] == {"outcome:sms:fresh": turns, "vector:prepared": turns}
+    scaling, sizes = d["recall_vs_dealer_size"], d["sizes"]
+    queries = 2 * sizes["recall_queries"] * len(sizes["dealer_memories"])  # each way, each size
+    assert scaling["instant_model"]["served_ready"] == queries and scaling["sizes"]
     storage = d["baseline_storage"]
     assert storage["bytes_at_target"] > 0 and storage["points"]
     for report in d["breakdown"].values():
