@@ -30,8 +30,9 @@ RECALL = Counter(
 RECALL_QUERY_VECTORS = Counter(
     "dealeros_memory_query_vectors",
     "Where memory recall (through the recall index) got its query's vector: cache (embedded by this "
-    "process moments before, e.g. while an SMS burst waited), prepared (embedded ahead by another "
-    "process, read from Redis) or embedded (the model ran during the turn).",
+    "process moments before: while an SMS burst waited, or as the turn began, alongside identity and "
+    "the lock), prepared (embedded ahead by another process, read from Redis) or embedded (the model "
+    "ran during the recall itself).",
     ["source"],
 )
 LLM_FALLBACKS = Counter(

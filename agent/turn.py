@@ -14,7 +14,7 @@ import secrets
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -109,17 +109,32 @@ class Services:
             return False
         if text in self._preparing:
             return await asyncio.shield(self._preparing[text])
+        return await self._embedding(text, self.memory.prepare)
+
+    def embed_ahead(self, msg: InboundMessage) -> None:
+        """Start embedding a message's text for its memory recall as the turn begins, before identity,
+        the delivery claim and the lock (the recall itself needs the customer; its embedding does
+        not): the recall, started a few round trips later, waits for this one instead of embedding.
+        Not for a text prepared elsewhere (`meta[RECALL_PREPARED]`) or already being embedded."""
+        embed = getattr(self.memory, "embed_query", None)
+        if embed is None or msg.meta.get(RECALL_PREPARED) or not msg.text.strip() or msg.text in self._preparing:
+            return
+        self.in_background(self._embedding(msg.text, embed))
+
+    async def _embedding(self, text: str, embed: Callable[[str], Awaitable[Any]]) -> bool:
+        """Run `embed(text)` registered in `_preparing`, so a recall of this process that needs the
+        text meanwhile waits for it instead of embedding it again. Never raises."""
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._preparing[text] = done  # a turn of this process that needs the text meanwhile waits for it
-        prepared = False
+        self._preparing[text] = done
+        made = False
         try:
-            prepared = bool(await self.memory.prepare(text))
+            made = (await embed(text)) is not False
         except Exception as exc:
-            log.warning("preparing memory recall failed: %r", exc)
+            log.warning("embedding ahead of memory recall failed: %r", exc)
         finally:  # cancelled too: whoever waits is let go
             del self._preparing[text]
-            done.set_result(prepared)
-        return prepared
+            done.set_result(made)
+        return made
 
     def start_recall(self, customer_id: str, msg: InboundMessage) -> asyncio.Task | None:
         """Recall for the message's text runs concurrently with the lock, timeline and checkpoint
@@ -420,6 +435,7 @@ class Agent:
         svc = self.services
         msg.at = msg.at or svc.clock()
         _redact(msg)
+        svc.embed_ahead(msg)
         customer = await self.resolve(msg)
         scope, delivery = msg.channel, msg.delivery_id
         token: str | None = None

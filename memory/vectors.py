@@ -620,6 +620,12 @@ class CustomerMemory:
             await self.index.upsert(ids, texts, [rows[i][1] for i in ids], vectors=vectors)
         return len(rows)
 
+    async def embed_query(self, query: str) -> None:
+        """Embed a text a turn of this process is about to recall against, into the embedder's cache
+        only (no Redis write: the turn runs here), so its recall finds the vector made."""
+        if query.strip():
+            await asyncio.to_thread(self.index.embedder.embed_one, query)
+
     async def prepare(self, query: str) -> bool:
         """Embed a text that a turn will soon recall against, ahead of that turn: an SMS burst waits
         out its quiet window anyway, and embedding is most of what recall costs. The vector is kept in

@@ -686,3 +686,97 @@ def test_the_runner_refuses_graphs_it_cannot_run_as_pregel_would():
         TurnRunner(_graph(fan_out=True))
     with pytest.raises(RuntimeError, match="cannot run node 'log'"):
         TurnRunner(_graph(sync_node=True))
+
+
+class EmbeddingAheadMemory(GatedMemory):
+    """Also embeds a turn's text ahead (like CustomerMemory.embed_query), finishing only when
+    `embedded` is set; `order` records what happened when."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded = asyncio.Event()
+        self.order: list[str] = []
+        self.gate.set()
+
+    async def embed_query(self, text):
+        self.order.append(f"embed {text}")
+        await self.embedded.wait()
+        self.order.append(f"embedded {text}")
+
+    async def recall(self, customer_id, query, k=4, prepared=False):
+        self.order.append(f"recall {query} prepared={prepared}")
+        return await super().recall(customer_id, query, k, prepared)
+
+
+async def test_a_turn_embeds_its_text_as_it_begins_and_its_recall_waits_for_that(make_agent):
+    """The embedding starts before identity, the delivery claim and the lock; the recall, started
+    after them, waits for it instead of embedding the text again. Not for a text prepared elsewhere;
+    a failed embedding is no error (the recall embeds)."""
+    brain = RecordingBrain()
+    agent = make_agent(brain)
+    memory = agent.services.memory = EmbeddingAheadMemory()
+    msg = InboundMessage(dealer="x", channel="chat", text="is the tacoma still there", visitor_id="visitor-ahead1")
+    turn = asyncio.create_task(agent.handle_turn(msg))
+    await _yield_until(lambda: bool(memory.order))
+    assert memory.order == ["embed is the tacoma still there"]  # before the customer is even known
+    done, _ = await asyncio.wait({turn}, timeout=0.3)  # given time, the turn still does not recall
+    assert not done and memory.order == ["embed is the tacoma still there"]
+    memory.embedded.set()
+    result = await asyncio.wait_for(turn, 5)
+    assert memory.order == ["embed is the tacoma still there", "embedded is the tacoma still there",
+                            "recall is the tacoma still there prepared=False"]  # fmt: skip
+    assert result.replies and brain.inputs[-1].memories == ["[voice 2026-11-17] said before: is the tacoma still there"]
+    # a text prepared elsewhere (an SMS burst's webhook process) is not embedded again here
+    memory.order.clear()
+    prepared = sms("and the price?", phone="+18135550195")
+    prepared.meta[RECALL_PREPARED] = True
+    await asyncio.wait_for(agent.handle_turn(prepared), 5)
+    assert memory.order == ["recall and the price? prepared=True"]
+
+    async def broken(text):
+        raise RuntimeError("the model could not be loaded")
+
+    memory.order.clear()
+    memory.embed_query = broken
+    result = await asyncio.wait_for(agent.handle_turn(sms("what color is it", phone="+18135550195")), 5)
+    assert result.replies and memory.order == ["recall what color is it prepared=False"]
+    assert agent.services._preparing == {}
+
+
+async def test_a_web_chat_turn_recalls_with_the_vector_embedded_as_it_began(
+    make_agent, redis_handle, keys, tmp_path, counting_encoder
+):
+    """With the real vector memory: the model runs once for the text, and the recall finds the
+    vector in this process's cache (`/metrics` says so) instead of embedding it in the recall."""
+    from prometheus_client import REGISTRY
+
+    from memory.embeddings import Embedder
+    from memory.vectors import CustomerMemory, RecallIndex, open_vector_store
+
+    def vectors(source):
+        return REGISTRY.get_sample_value("dealeros_memory_query_vectors_total", {"source": source}) or 0
+
+    raw = redis_handle.client(decode_responses=False)
+    try:
+        brain = RecordingBrain()
+        agent = make_agent(brain)
+        encoder = counting_encoder()
+        store = open_vector_store(None, tmp_path, Embedder(encoder))
+        memory = CustomerMemory(store, agent.services.dealer.id, recall_index=RecallIndex(raw, keys))
+        await memory.backfill_recall_index()
+        agent.services.memory = memory
+        text = "do you still have the blue rav4 hybrid from the ad"
+        before = {source: vectors(source) for source in ("cache", "embedded", "prepared")}
+        result = await agent.handle_turn(
+            InboundMessage(dealer="x", channel="chat", text=text, visitor_id="visitor-ahead2")
+        )
+        await agent.services.drain()  # its memory is written (from the cache too)
+        assert result.replies and encoder.texts == [text]
+        after = {source: vectors(source) for source in before}
+        assert {source: after[source] - before[source] for source in before} == {
+            "cache": 1,
+            "embedded": 0,
+            "prepared": 0,
+        }
+    finally:
+        await raw.aclose()
