@@ -42,7 +42,8 @@ class RecallOdds:
 
     The case: a lone caller on this kind of machine. MiniLM's pass after the process sat idle
     between their utterances takes ~6-9 ms (bench/README.md), so their prompts waited voice's 4 ms
-    and then used the memories of the previous utterance anyway (2-4 of 60 got their own). Every
+    and then used the memories of the previous utterance anyway (2-4 of 60 got their own, before
+    turns started embedding their text as they begin; about half do since, so turns wait). Every
     recall is scored when it ends, whether the turn waited for it or not: would it have been back by
     the time the turn's wait ran out? So a recall the turn does not wait for still tells whether
     waiting would have paid off, and turns wait again once recalls are back in time (several calls
@@ -109,31 +110,48 @@ class Services:
             return False
         if text in self._preparing:
             return await asyncio.shield(self._preparing[text])
-        return await self._embedding(text, self.memory.prepare)
+        return await self._embedding(text, self._register(text), self.memory.prepare)
 
     def embed_ahead(self, msg: InboundMessage) -> None:
         """Start embedding a message's text for its memory recall as the turn begins, before identity,
         the delivery claim and the lock (the recall itself needs the customer; its embedding does
         not): the recall, started a few round trips later, waits for this one instead of embedding.
         Not for a text prepared elsewhere (`meta[RECALL_PREPARED]`) or already being embedded."""
-        embed = getattr(self.memory, "embed_query", None)
-        if embed is None or msg.meta.get(RECALL_PREPARED) or not msg.text.strip() or msg.text in self._preparing:
+        warm = getattr(self.memory, "warm_query", None)
+        text = msg.text
+        if warm is None or msg.meta.get(RECALL_PREPARED) or not text.strip() or text in self._preparing:
             return
-        self.in_background(self._embedding(msg.text, embed))
+        done = self._register(text)  # now, not when the task first runs: a turn of the same text may follow
+        task = self.in_background(self._embedding(text, done, warm))
 
-    async def _embedding(self, text: str, embed: Callable[[str], Awaitable[Any]]) -> bool:
-        """Run `embed(text)` registered in `_preparing`, so a recall of this process that needs the
-        text meanwhile waits for it instead of embedding it again. Never raises."""
+        def release(_: asyncio.Task) -> None:  # cancelled before it ever ran: whoever waits is let go
+            if not done.done():
+                if self._preparing.get(text) is done:
+                    del self._preparing[text]
+                done.set_result(False)
+
+        task.add_done_callback(release)
+
+    def _register(self, text: str) -> asyncio.Future[bool]:
+        """Mark `text` as being embedded by this process: a recall that needs it meanwhile waits for
+        the returned future instead of embedding it again."""
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._preparing[text] = done
+        return done
+
+    async def _embedding(self, text: str, done: asyncio.Future[bool], embed: Callable[[str], Awaitable[Any]]) -> bool:
+        """Run `embed(text)` and resolve `done` (registered for `text`) with whether it made a vector.
+        Never raises."""
         made = False
         try:
             made = (await embed(text)) is not False
         except Exception as exc:
             log.warning("embedding ahead of memory recall failed: %r", exc)
         finally:  # cancelled too: whoever waits is let go
-            del self._preparing[text]
-            done.set_result(made)
+            if self._preparing.get(text) is done:
+                del self._preparing[text]
+            if not done.done():
+                done.set_result(made)
         return made
 
     def start_recall(self, customer_id: str, msg: InboundMessage) -> asyncio.Task | None:
@@ -231,11 +249,12 @@ class Services:
             f"or you can call us at {self.dealer.phone}."
         )
 
-    def in_background(self, coro: Any) -> None:
-        """Derived data (vector memories) is written off the turn's critical path."""
+    def in_background(self, coro: Any) -> asyncio.Task:
+        """Work off the turn's critical path (derived data, embeddings ahead); `drain` waits for it."""
         task = asyncio.create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
     def memory_writer(self) -> MemoryWriter:
         if self._writer is None or self._writer.memory is not self.memory:

@@ -26,7 +26,7 @@ import numpy as np
 from chromadb.config import Settings
 
 import metrics
-from memory.embeddings import DIMENSIONS, MODEL_NAME, Embedder
+from memory.embeddings import CACHE_MAX_CHARS, DIMENSIONS, MODEL_NAME, Embedder
 from memory.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -620,11 +620,14 @@ class CustomerMemory:
             await self.index.upsert(ids, texts, [rows[i][1] for i in ids], vectors=vectors)
         return len(rows)
 
-    async def embed_query(self, query: str) -> None:
+    async def warm_query(self, query: str) -> bool:
         """Embed a text a turn of this process is about to recall against, into the embedder's cache
-        only (no Redis write: the turn runs here), so its recall finds the vector made."""
-        if query.strip():
-            await asyncio.to_thread(self.index.embedder.embed_one, query)
+        only (no Redis write: the turn runs here), so its recall finds the vector made. False, at
+        once, for a text the cache does not keep (a long one): its recall embeds it."""
+        if not query.strip() or len(query) > CACHE_MAX_CHARS:
+            return False
+        await asyncio.to_thread(self.index.embedder.embed_one, query)
+        return True
 
     async def prepare(self, query: str) -> bool:
         """Embed a text that a turn will soon recall against, ahead of that turn: an SMS burst waits

@@ -689,7 +689,7 @@ def test_the_runner_refuses_graphs_it_cannot_run_as_pregel_would():
 
 
 class EmbeddingAheadMemory(GatedMemory):
-    """Also embeds a turn's text ahead (like CustomerMemory.embed_query), finishing only when
+    """Also embeds a turn's text ahead (like CustomerMemory.warm_query), finishing only when
     `embedded` is set; `order` records what happened when."""
 
     def __init__(self) -> None:
@@ -698,7 +698,7 @@ class EmbeddingAheadMemory(GatedMemory):
         self.order: list[str] = []
         self.gate.set()
 
-    async def embed_query(self, text):
+    async def warm_query(self, text):
         self.order.append(f"embed {text}")
         await self.embedded.wait()
         self.order.append(f"embedded {text}")
@@ -737,7 +737,7 @@ async def test_a_turn_embeds_its_text_as_it_begins_and_its_recall_waits_for_that
         raise RuntimeError("the model could not be loaded")
 
     memory.order.clear()
-    memory.embed_query = broken
+    memory.warm_query = broken
     result = await asyncio.wait_for(agent.handle_turn(sms("what color is it", phone="+18135550195")), 5)
     assert result.replies and memory.order == ["recall what color is it prepared=False"]
     assert agent.services._preparing == {}
@@ -778,5 +778,48 @@ async def test_a_web_chat_turn_recalls_with_the_vector_embedded_as_it_began(
             "embedded": 0,
             "prepared": 0,
         }
+        # a long text (the cache keeps none) is not embedded ahead: the recall embeds it, once
+        long_text = "I need a third row for the kids and the dog, and room for the stroller too. " * 4
+        result = await agent.handle_turn(
+            InboundMessage(dealer="x", channel="chat", text=long_text.strip(), visitor_id="visitor-ahead2")
+        )
+        await agent.services.drain()
+        # once for the recall and once for the memory write (the cache keeps no long text), not ahead too
+        assert result.replies and encoder.texts[1:] == [long_text.strip()] * 2
+        again = {source: vectors(source) for source in before}
+        assert again["embedded"] - after["embedded"] == 1 and again["cache"] == after["cache"]
     finally:
         await raw.aclose()
+
+
+async def test_turns_of_the_same_text_at_once_share_one_embedding(make_agent):
+    """Two customers say the same thing in the same moment: one embedding, both recalls wait for it,
+    nothing is left registered."""
+    brain = RecordingBrain()
+    agent = make_agent(brain)
+    memory = agent.services.memory = EmbeddingAheadMemory()
+    turns = [
+        asyncio.create_task(agent.handle_turn(sms("yes", phone=f"+1813555019{n}", sid=f"SMsame{n}"))) for n in (6, 7)
+    ]
+    await _yield_until(lambda: bool(memory.order))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert memory.order == ["embed yes"]  # one embedding, and no recall before it is done
+    memory.embedded.set()
+    results = await asyncio.wait_for(asyncio.gather(*turns), 5)
+    assert all(r.replies for r in results)
+    assert memory.order == ["embed yes", "embedded yes", "recall yes prepared=False", "recall yes prepared=False"]
+    assert agent.services._preparing == {}
+
+
+async def test_an_embedding_ahead_cancelled_before_it_ran_lets_its_recall_go(make_agent):
+    svc = make_agent(RecordingBrain()).services
+    svc.memory = EmbeddingAheadMemory()
+    msg = InboundMessage(dealer="x", channel="chat", text="hello there", visitor_id="visitor-ahead3")
+    svc.embed_ahead(msg)
+    [task] = svc._background
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert svc._preparing == {} and svc.memory.order == []
+    recall = svc.start_recall("cust-4", msg)
+    assert await asyncio.wait_for(recall, 5) == ["[voice 2026-11-17] said before: hello there"]
