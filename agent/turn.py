@@ -124,13 +124,7 @@ class Services:
         done = self._register(text)  # now, not when the task first runs: a turn of the same text may follow
         task = self.in_background(self._embedding(text, done, warm))
 
-        def release(_: asyncio.Task) -> None:  # cancelled before it ever ran: whoever waits is let go
-            if not done.done():
-                if self._preparing.get(text) is done:
-                    del self._preparing[text]
-                done.set_result(False)
-
-        task.add_done_callback(release)
+        task.add_done_callback(lambda _: self._release(text, done, False))  # cancelled before it ever ran
 
     def _register(self, text: str) -> asyncio.Future[bool]:
         """Mark `text` as being embedded by this process: a recall that needs it meanwhile waits for
@@ -148,11 +142,16 @@ class Services:
         except Exception as exc:
             log.warning("embedding ahead of memory recall failed: %r", exc)
         finally:  # cancelled too: whoever waits is let go
-            if self._preparing.get(text) is done:
-                del self._preparing[text]
-            if not done.done():
-                done.set_result(made)
+            self._release(text, done, made)
         return made
+
+    def _release(self, text: str, done: asyncio.Future[bool], made: bool) -> None:
+        """The embedding registered as `done` has ended: unregister it (only its own entry) and let
+        whoever waits for it go. Once only: later calls do nothing."""
+        if self._preparing.get(text) is done:
+            del self._preparing[text]
+        if not done.done():
+            done.set_result(made)
 
     def start_recall(self, customer_id: str, msg: InboundMessage) -> asyncio.Task | None:
         """Recall for the message's text runs concurrently with the lock, timeline and checkpoint

@@ -28,7 +28,7 @@ from tools.dealer import DealerConfig, load_dealer_config
 
 if TYPE_CHECKING:
     from bench.fakes import InstantEncoder
-    from memory.vectors import CustomerMemory
+    from memory.vectors import CustomerMemory, VectorStore
 
 _phones = itertools.count(1)
 
@@ -134,21 +134,28 @@ class Stack:
         checkpointer = AsyncRedisCheckpointSaver(self.raw, prefix=self.keys.checkpoint_prefix())
         return Agent(services, brain, checkpointer=checkpointer)
 
-    def instant_memory(self) -> tuple[CustomerMemory, InstantEncoder]:
-        """The stack's vector memory (same Chroma collection, the same `RecallIndex` object with its
-        cached matrices) with the embedding model replaced by `bench.fakes.InstantEncoder`:
-        (CustomerMemory, the encoder, whose `make_ready(text)` must be called before a timed turn
+    def instant_vectors(self) -> tuple[VectorStore, InstantEncoder]:
+        """The stack's Chroma client with the embedding model replaced by `bench.fakes.InstantEncoder`:
+        (VectorStore, the encoder, whose `make_ready(text)` must be called before a timed recall
         embeds `text`)."""
         from bench.fakes import InstantEncoder
         from memory.embeddings import Embedder
-        from memory.vectors import CustomerMemory, VectorStore
+        from memory.vectors import VectorStore
 
-        if self.vectors is None or self.memory is None:
+        if self.vectors is None:
             raise RuntimeError("the stack was opened without vector memory")
         encoder = InstantEncoder(self.vectors.embedder.encoder)
-        store = VectorStore(self.vectors.client, Embedder(encoder))
-        memory = CustomerMemory(store, self.dealer.id, recall_index=self.memory.recall_index)
-        return memory, encoder
+        return VectorStore(self.vectors.client, Embedder(encoder)), encoder
+
+    def instant_memory(self) -> tuple[CustomerMemory, InstantEncoder]:
+        """The stack's vector memory (same Chroma collection, the same `RecallIndex` object with its
+        cached matrices) over `instant_vectors`: (CustomerMemory, the encoder)."""
+        from memory.vectors import CustomerMemory
+
+        if self.memory is None:
+            raise RuntimeError("the stack was opened without vector memory")
+        store, encoder = self.instant_vectors()
+        return CustomerMemory(store, self.dealer.id, recall_index=self.memory.recall_index), encoder
 
     async def customer_bytes(self, customer_id: str, part: str = "*") -> int:
         """MEMORY USAGE summed over a customer's keys (`part="ckpt:*"`: its checkpoints only)."""

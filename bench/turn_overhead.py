@@ -465,13 +465,9 @@ async def recall_vs_dealer_size(stack: Stack, sizes: Sizes) -> dict[str, Any]:
 async def _recall_vs_dealer_size(stack: Stack, sizes: Sizes, keys: Any) -> dict[str, Any]:
     import numpy as np
 
-    from bench.fakes import InstantEncoder
-    from memory.embeddings import Embedder
-    from memory.vectors import CustomerMemory, RecallIndex, VectorStore
+    from memory.vectors import CustomerMemory, RecallIndex
 
-    assert stack.vectors is not None
-    encoder = InstantEncoder(stack.vectors.embedder.encoder)
-    vectors = VectorStore(stack.vectors.client, Embedder(encoder))
+    vectors, encoder = stack.instant_vectors()
     indexed = CustomerMemory(vectors, keys.dealer, recall_index=RecallIndex(stack.raw, keys))
     await indexed.backfill_recall_index()  # a fresh collection: the index is complete
     plain = CustomerMemory(vectors, keys.dealer)  # same collection, no index

@@ -76,6 +76,11 @@ class Embedder(EmbeddingFunction[Documents]):
         self._waiting: list[tuple[str, Future[list[float]]]] = []  # texts queued for the next pass
         self._waiting_lock = threading.Lock()
 
+    @staticmethod
+    def caches(text: str) -> bool:
+        """Whether the query cache keeps `text` (short texts only)."""
+        return len(text) <= CACHE_MAX_CHARS
+
     @property
     def encoder(self) -> Callable[[list[str]], np.ndarray]:
         """The model this embedder runs (texts -> unit vectors), without its cache."""
@@ -98,7 +103,7 @@ class Embedder(EmbeddingFunction[Documents]):
 
     def cached(self, text: str) -> list[float] | None:
         """The LRU's vector for `text`, without embedding anything; None when it holds none."""
-        if len(text) > CACHE_MAX_CHARS:
+        if not self.caches(text):
             return None
         with self._cache_lock:
             hit = self._cache.get(text)
@@ -112,7 +117,7 @@ class Embedder(EmbeddingFunction[Documents]):
 
     def embed_one(self, text: str) -> list[float]:
         """One text; short ones (queries, repeated questions) come from the LRU."""
-        if len(text) > CACHE_MAX_CHARS:
+        if not self.caches(text):
             return self._coalesced(text)
         hit = self.cached(text)
         if hit is not None:
@@ -123,7 +128,7 @@ class Embedder(EmbeddingFunction[Documents]):
 
     def keep(self, text: str, vector: Sequence[float]) -> None:
         """Put a short text's vector in the LRU (one made by this model in another process, say)."""
-        if len(text) > CACHE_MAX_CHARS:
+        if not self.caches(text):
             return
         with self._cache_lock:
             self._cache[text] = tuple(vector.tolist() if isinstance(vector, np.ndarray) else vector)

@@ -26,7 +26,7 @@ import numpy as np
 from chromadb.config import Settings
 
 import metrics
-from memory.embeddings import CACHE_MAX_CHARS, DIMENSIONS, MODEL_NAME, Embedder
+from memory.embeddings import DIMENSIONS, MODEL_NAME, Embedder
 from memory.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -624,7 +624,7 @@ class CustomerMemory:
         """Embed a text a turn of this process is about to recall against, into the embedder's cache
         only (no Redis write: the turn runs here), so its recall finds the vector made. False, at
         once, for a text the cache does not keep (a long one): its recall embeds it."""
-        if not query.strip() or len(query) > CACHE_MAX_CHARS:
+        if not query.strip() or not self.index.embedder.caches(query):
             return False
         await asyncio.to_thread(self.index.embedder.embed_one, query)
         return True
